@@ -1,0 +1,76 @@
+#pragma once
+// Datasets: the IDX reader (plain or gzip), MNIST/Fashion-MNIST loading, and the in-memory batcher.
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace latentlab {
+
+/// One IDX file: its dimensions and its raw bytes as a uint8 tensor of those dimensions.
+struct IdxArray {
+  std::vector<int64_t> dims;
+  torch::Tensor data;  // uint8, shape = dims
+};
+
+/// Reads an IDX file with unsigned-byte elements, plain or gzip-compressed (detected by content).
+/// Throws latentlab::Error naming the file for: unreadable, empty, not gzip (a .gz name without gzip
+/// content), wrong magic, unsupported element type, truncated, trailing bytes.
+IdxArray read_idx(const std::string& path);
+
+/// A whole split in memory: images uint8 [N, C, H, W], labels int64 [N].
+struct Dataset {
+  std::string name;
+  torch::Tensor images;
+  torch::Tensor labels;
+  int64_t size() const { return images.size(0); }
+  int64_t channels() const { return images.size(1); }
+  int64_t height() const { return images.size(2); }
+  int64_t width() const { return images.size(3); }
+  int64_t pixels() const { return images.numel() / std::max<int64_t>(1, size()); }
+};
+
+enum class Split { train, test };
+
+/// Names accepted by --dataset.
+const std::vector<std::string>& dataset_names();
+
+/// The folder a dataset is looked for in when --data-dir is not given.
+std::string default_data_dir(const std::string& dataset);
+
+/// Loads one split of an IDX dataset from `dir`, which holds the four standard file names
+/// (train-images-idx3-ubyte, ..., each plain or with .gz). Checks that image and label counts agree.
+/// A missing folder or file gets an error that names it and the command that fetches the data.
+Dataset load_idx_dataset(const std::string& dataset, const std::string& dir, Split split);
+
+/// Shuffled mini-batches over an in-memory dataset, converted per batch to float in [0, 1]
+/// into a reused buffer. The permutation comes from the given generator, so a seed fixes the order.
+class Batcher {
+ public:
+  /// Keeps the images on `device` (one copy for CUDA, none for CPU).
+  Batcher(const Dataset& data, int64_t batch_size, bool shuffle, torch::Device device = torch::kCPU);
+  /// Starts an epoch: draws a new permutation from `gen` when shuffling.
+  void start_epoch(at::Generator gen);
+  /// Number of batches in one epoch.
+  int64_t batches() const;
+  /// Batch i of the current epoch: float [b, C, H, W] in [0, 1] on the batcher's device.
+  /// The returned tensor is a reused buffer, valid until the next call: clone it to keep it.
+  torch::Tensor batch(int64_t i);
+  /// Labels of batch i (int64 [b], on the CPU).
+  torch::Tensor labels(int64_t i) const;
+  /// The dataset indices that batch i uses in the current epoch.
+  torch::Tensor indices(int64_t i) const;
+
+ private:
+  torch::Tensor images_, labels_;
+  int64_t batch_size_;
+  bool shuffle_;
+  torch::Tensor order_;   // int64 [N]
+  torch::Tensor buffer_;  // float, reused
+};
+
+/// Converts uint8 images to float in [0, 1].
+torch::Tensor to_float(const torch::Tensor& images_u8);
+
+}  // namespace latentlab

@@ -1,0 +1,30 @@
+#pragma once
+// Files that are never seen half-written: everything is written to a temporary file beside the
+// target, flushed, and renamed over it.
+#include <torch/torch.h>
+
+#include <string>
+
+namespace latentlab {
+
+/// Writes `bytes` to `path` atomically (temp file + fsync + rename). Throws latentlab::Error naming
+/// the file and the reason (for example a full disk).
+void atomic_write(const std::string& path, const std::string& bytes);
+
+/// Reads a whole file; throws latentlab::Error naming it when it cannot.
+std::string read_file(const std::string& path);
+
+/// Images [n, C, H, W] with values in [0, 1] as a grid with `nrow` images per row and `padding`
+/// pixels between them: uint8 [H', W', C].
+torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = 8, int64_t padding = 2);
+
+/// Writes images [n, C, H, W] in [0, 1] as a PNG grid (atomically).
+void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t nrow = 8);
+
+/// Writes a tensor as a NumPy .npy file (float32, int64 or uint8; C order), atomically.
+void write_npy(const std::string& path, const torch::Tensor& t);
+
+/// Writes images either as a PNG grid or, when `path` ends in .npy, as a float32 array [n, C, H, W].
+void write_images(const std::string& path, const torch::Tensor& images, int64_t nrow = 8);
+
+}  // namespace latentlab

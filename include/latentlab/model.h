@@ -1,0 +1,74 @@
+#pragma once
+// The model interface every latentlab model implements, and the registry that maps --model names
+// to factories. A model owns its forward pass and its loss terms; the trainer only sees phases
+// (which parameters one optimiser steps) and the named losses each phase returns.
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "latentlab/config.h"
+
+namespace latentlab {
+
+/// Shape of one input image.
+struct ImageShape {
+  int64_t channels = 1, height = 28, width = 28;
+  int64_t pixels() const { return channels * height * width; }
+};
+
+/// What one phase of a training step returns.
+struct LossTerms {
+  torch::Tensor loss;                                        ///< scalar that the phase minimises
+  std::vector<std::pair<std::string, torch::Tensor>> terms;  ///< named scalars (per image), for logging
+};
+
+/// One optimiser and what it steps: the VAE has one phase, a GAN two (d, g), the AAE three.
+struct Phase {
+  std::string name;
+  std::vector<torch::Tensor> parameters;
+  int64_t every = 1;  ///< run this phase on batches whose index is a multiple of `every`
+};
+
+class ModelImpl : public torch::nn::Module {
+ public:
+  /// The registered name (--model).
+  virtual std::string kind() const = 0;
+  /// The phases of one training step, in order.
+  virtual std::vector<Phase> phases() = 0;
+  /// Training losses of phase `phase` on a batch x (float images in [0, 1]).
+  virtual LossTerms losses(size_t phase, const torch::Tensor& x) = 0;
+  /// Losses reported on the test set; `loss` is what test_loss means for this model.
+  virtual LossTerms eval_losses(const torch::Tensor& x) = 0;
+  /// Size of the code a generator draws from.
+  virtual int64_t latent_dim() const = 0;
+  /// Draws n codes from the prior.
+  virtual torch::Tensor sample_prior(int64_t n, const torch::TensorOptions& opts) const;
+  /// Decodes codes to images in [0, 1].
+  virtual torch::Tensor decode(const torch::Tensor& z) = 0;
+  /// Reconstructs images in [0, 1]; models that cannot throw latentlab::Error.
+  virtual torch::Tensor reconstruct(const torch::Tensor& x);
+  virtual bool can_reconstruct() const { return false; }
+};
+using Model = std::shared_ptr<ModelImpl>;
+
+/// Maps --model names to factories. Each model file defines a `register_<name>()` function that calls
+/// ModelRegistry::add; src/models/builtin.cpp lists them, one line per model.
+class ModelRegistry {
+ public:
+  using Factory = std::function<Model(const TrainConfig&, const ImageShape&)>;
+  static bool add(const std::string& name, const std::string& summary, Factory f);
+  static bool has(const std::string& name);
+  /// Builds the model named by c.model; throws latentlab::Error for an unknown name or bad options.
+  static Model create(const TrainConfig& c, const ImageShape& shape);
+  static std::vector<std::pair<std::string, std::string>> list();  ///< names with one-line summaries
+  static std::string names_joined();
+};
+
+/// Registers the built-in models (idempotent; the registry calls it before every look-up).
+void link_builtin_models();
+
+}  // namespace latentlab

@@ -1,0 +1,45 @@
+#pragma once
+// Shared building blocks: the MLP used as encoder and decoder by every fully connected model.
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace latentlab {
+
+/// Activation functions selectable by name (--activation).
+enum class Activation { relu, leaky_relu, elu, tanh, sigmoid, identity };
+Activation parse_activation(const std::string& name);
+torch::Tensor apply_activation(const torch::Tensor& x, Activation a);
+
+struct MlpOptions {
+  MlpOptions(int64_t in_features, std::vector<int64_t> hidden, int64_t out_features)
+      : in_features_(in_features), hidden_(std::move(hidden)), out_features_(out_features) {}
+  /// Size of the input vector.
+  TORCH_ARG(int64_t, in_features);
+  /// Sizes of the hidden layers, in order (may be empty).
+  TORCH_ARG(std::vector<int64_t>, hidden);
+  /// Size of the output (the last linear layer has no activation).
+  TORCH_ARG(int64_t, out_features);
+  /// Activation after each hidden layer. Default: relu.
+  TORCH_ARG(std::string, activation) = "relu";
+  /// Dropout probability after each hidden activation, active in training only. Default: 0.
+  TORCH_ARG(double, dropout) = 0.0;
+};
+
+/// in -> hidden[0] -> ... -> out: Linear + activation (+ dropout) per hidden layer, a plain Linear last.
+/// Input of any shape [b, ...] is flattened to [b, in_features].
+class MlpImpl : public torch::nn::Cloneable<MlpImpl> {
+ public:
+  explicit MlpImpl(MlpOptions options);
+  void reset() override;
+  torch::Tensor forward(const torch::Tensor& x);
+  MlpOptions options;
+  std::vector<torch::nn::Linear> layers;
+
+ private:
+  Activation act_ = Activation::relu;
+};
+TORCH_MODULE(Mlp);
+
+}  // namespace latentlab

@@ -1,0 +1,79 @@
+#pragma once
+// The trainer and the run folder. The trainer knows a model only through its phases and the named
+// losses they return; everything later commands need is written into the run folder:
+//   config.json        resolved settings (reloadable with --config)
+//   metrics.jsonl      one JSON object per epoch
+//   checkpoint         model, optimisers, epoch, RNG seed of the next epoch (written atomically)
+//   reconstruction-<epoch>.png, samples-<epoch>.png
+//   model              the final model (config embedded), for sample/reconstruct/eval
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "latentlab/config.h"
+#include "latentlab/data.h"
+#include "latentlab/model.h"
+
+namespace latentlab {
+
+/// Default run folder: runs/<model>-<YYYYmmdd-HHMMSS>.
+std::string default_run_dir(const std::string& model);
+
+/// Seed of epoch `epoch` of a run seeded with `seed`: each epoch reseeds every generator from it,
+/// so resuming at an epoch boundary continues the exact random stream.
+uint64_t epoch_seed(uint64_t seed, int64_t epoch);
+
+/// Sets the intra-op thread count (0: all cores) and returns the count in use.
+int64_t apply_threads(int64_t threads);
+/// The device named by --device; throws when CUDA is asked for and not available.
+torch::Device resolve_device(const std::string& name);
+
+/// Serialises a model (and its config) to the bytes of a `model` file, and back.
+std::string save_model_bytes(const TrainConfig& c, const ImageShape& shape, ModelImpl& model);
+struct LoadedModel {
+  TrainConfig config;
+  ImageShape shape;
+  Model model;
+};
+LoadedModel load_model_file(const std::string& path);
+
+/// A run folder's trained model: its `model` file, or its checkpoint when training has not finished.
+LoadedModel load_run(const std::string& run_dir);
+
+struct TrainResult {
+  std::vector<nlohmann::json> metrics;  ///< one object per epoch (all epochs of the run)
+  std::string run_dir;
+};
+
+class Trainer {
+ public:
+  /// Validates the config; `log` receives progress (stderr by default).
+  explicit Trainer(TrainConfig config, std::FILE* log = stderr);
+  /// Trains from epoch 1, or from the run folder's checkpoint with resume = true.
+  TrainResult run(bool resume = false);
+  const TrainConfig& config() const { return config_; }
+  Model model() const { return model_; }
+
+ private:
+  void setup();
+  nlohmann::json train_epoch(int64_t epoch);
+  nlohmann::json evaluate();
+  void write_images(int64_t epoch);
+  void save_checkpoint(int64_t epoch);
+  int64_t load_checkpoint();
+
+  TrainConfig config_;
+  std::FILE* log_;
+  torch::Device device_{torch::kCPU};
+  Dataset train_, test_;
+  ImageShape shape_;
+  Model model_;
+  std::vector<Phase> phases_;
+  std::vector<std::unique_ptr<torch::optim::Adam>> optims_;
+  torch::Tensor fixed_z_, fixed_x_;
+  std::vector<nlohmann::json> metrics_;
+};
+
+}  // namespace latentlab

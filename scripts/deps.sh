@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every system dependency of latentlab with apt (Debian 12) and fetches the datasets.
+# Idempotent: packages already present and data whose SHA-256 matches are left alone.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+packages=(
+  build-essential cmake ccache pkg-config
+  libtorch-dev libopenblas0-openmp
+  libgtest-dev libcli11-dev nlohmann-json3-dev
+  libopencv-imgcodecs-dev libopencv-imgproc-dev zlib1g-dev
+  dataset-fashion-mnist npm python3-torch python3-numpy
+)
+
+step() { printf '==> %s\n' "$*"; }
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  step "apt-get update"
+  $sudo apt-get update -q
+  step "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  step "system packages: all ${#packages[@]} present"
+fi
+
+step "datasets"
+bash "$here/scripts/fetch_data.sh"

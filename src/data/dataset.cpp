@@ -1,0 +1,128 @@
+#include <cstdlib>
+#include <filesystem>
+
+#include "latentlab/data.h"
+#include "latentlab/error.h"
+
+#ifndef LATENTLAB_DEFAULT_DATA_ROOT
+#define LATENTLAB_DEFAULT_DATA_ROOT "data"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace latentlab {
+namespace {
+
+struct IdxDatasetInfo {
+  std::string name;
+  std::string fetch_hint;
+};
+
+const std::vector<IdxDatasetInfo>& idx_datasets() {
+  static const std::vector<IdxDatasetInfo> infos = {
+      {"mnist", "run `bash scripts/fetch_data.sh` (fetches MNIST into data/mnist)"},
+      {"fashion-mnist", "run `apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist)"},
+  };
+  return infos;
+}
+
+const IdxDatasetInfo& find_info(const std::string& dataset) {
+  for (const auto& i : idx_datasets())
+    if (i.name == dataset) return i;
+  std::string known;
+  for (const auto& n : dataset_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error("--dataset " + dataset + ": unknown dataset; choose one of " + known);
+}
+
+// The file for `base` in dir: plain or .gz, with the two spellings in circulation.
+std::string find_idx_file(const std::string& dir, const std::string& base, const IdxDatasetInfo& info) {
+  std::string dotted = base;
+  dotted[dotted.find('-', dotted.find('-') + 1)] = '.';  // train-images-idx3-ubyte -> train-images.idx3-ubyte
+  for (const auto& name : {base, base + ".gz", dotted, dotted + ".gz"}) {
+    fs::path p = fs::path(dir) / name;
+    if (fs::exists(p)) return p.string();
+  }
+  throw Error(info.name + ": no " + base + " (or " + base + ".gz) in " + dir + "; " + info.fetch_hint +
+              ", or point --data-dir at a folder holding the four IDX files");
+}
+
+}  // namespace
+
+const std::vector<std::string>& dataset_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const auto& i : idx_datasets()) n.push_back(i.name);
+    return n;
+  }();
+  return names;
+}
+
+std::string default_data_dir(const std::string& dataset) {
+  find_info(dataset);
+  if (const char* env = std::getenv("LATENTLAB_DATA")) return (fs::path(env) / dataset).string();
+  if (dataset == "fashion-mnist") return "/usr/share/datasets/fashion-mnist";
+  if (fs::exists(fs::path("data") / dataset)) return (fs::path("data") / dataset).string();
+  return (fs::path(LATENTLAB_DEFAULT_DATA_ROOT) / dataset).string();
+}
+
+Dataset load_idx_dataset(const std::string& dataset, const std::string& dir_in, Split split) {
+  const auto& info = find_info(dataset);
+  std::string dir = dir_in.empty() ? default_data_dir(dataset) : dir_in;
+  if (!fs::is_directory(dir))
+    throw Error(info.name + ": data folder " + dir + " does not exist; " + info.fetch_hint +
+                ", or point --data-dir at a folder holding the four IDX files");
+  std::string prefix = split == Split::train ? "train" : "t10k";
+  std::string img_path = find_idx_file(dir, prefix + "-images-idx3-ubyte", info);
+  std::string lbl_path = find_idx_file(dir, prefix + "-labels-idx1-ubyte", info);
+  IdxArray img = read_idx(img_path);
+  IdxArray lbl = read_idx(lbl_path);
+  if (img.dims.size() != 3)
+    throw Error(img_path + ": expected 3 dimensions (count, rows, columns), found " + std::to_string(img.dims.size()));
+  if (lbl.dims.size() != 1)
+    throw Error(lbl_path + ": expected 1 dimension (count), found " + std::to_string(lbl.dims.size()));
+  if (img.dims[0] != lbl.dims[0])
+    throw Error(img_path + " holds " + std::to_string(img.dims[0]) + " images but " + lbl_path + " holds " +
+                std::to_string(lbl.dims[0]) + " labels; the counts must agree");
+  Dataset d;
+  d.name = dataset;
+  d.images = img.data.unsqueeze(1);  // [N, 1, H, W]
+  d.labels = lbl.data.to(torch::kInt64);
+  return d;
+}
+
+torch::Tensor to_float(const torch::Tensor& images_u8) {
+  return images_u8.to(torch::kFloat32).mul_(1.0 / 255.0);
+}
+
+Batcher::Batcher(const Dataset& data, int64_t batch_size, bool shuffle, torch::Device device)
+    : images_(data.images.to(device)), labels_(data.labels), batch_size_(batch_size), shuffle_(shuffle) {
+  require(batch_size > 0, "--batch-size must be positive");
+  require(data.size() > 0, "dataset " + data.name + " is empty");
+  order_ = torch::arange(data.size(), torch::TensorOptions().dtype(torch::kInt64).device(device));
+  buffer_ = torch::empty({0}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+}
+
+void Batcher::start_epoch(at::Generator gen) {
+  if (shuffle_) order_ = torch::randperm(images_.size(0), gen, torch::kInt64).to(images_.device());
+}
+
+int64_t Batcher::batches() const { return (images_.size(0) + batch_size_ - 1) / batch_size_; }
+
+torch::Tensor Batcher::indices(int64_t i) const {
+  int64_t start = i * batch_size_;
+  TORCH_CHECK(i >= 0 && start < images_.size(0), "batch index out of range");
+  return order_.slice(0, start, std::min(start + batch_size_, images_.size(0)));
+}
+
+torch::Tensor Batcher::batch(int64_t i) {
+  torch::Tensor idx = indices(i);
+  std::vector<int64_t> shape = images_.sizes().vec();
+  shape[0] = idx.size(0);
+  buffer_.resize_(shape);
+  buffer_.copy_(images_.index_select(0, idx)).mul_(1.0 / 255.0);
+  return buffer_;
+}
+
+torch::Tensor Batcher::labels(int64_t i) const { return labels_.index_select(0, indices(i).cpu()); }
+
+}  // namespace latentlab

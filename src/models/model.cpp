@@ -1,0 +1,55 @@
+#include "latentlab/model.h"
+
+#include <map>
+
+#include "latentlab/error.h"
+
+namespace latentlab {
+namespace {
+struct Entry {
+  std::string summary;
+  ModelRegistry::Factory factory;
+};
+std::map<std::string, Entry>& table() {
+  static std::map<std::string, Entry> t;
+  return t;
+}
+}  // namespace
+
+torch::Tensor ModelImpl::sample_prior(int64_t n, const torch::TensorOptions& opts) const {
+  return torch::randn({n, latent_dim()}, opts);
+}
+
+torch::Tensor ModelImpl::reconstruct(const torch::Tensor&) {
+  throw Error("model " + kind() + " does not reconstruct images (it has no encoder)");
+}
+
+bool ModelRegistry::add(const std::string& name, const std::string& summary, Factory f) {
+  table()[name] = {summary, std::move(f)};
+  return true;
+}
+
+bool ModelRegistry::has(const std::string& name) {
+  link_builtin_models();
+  return table().count(name) > 0;
+}
+
+Model ModelRegistry::create(const TrainConfig& c, const ImageShape& shape) {
+  require(has(c.model), "--model " + c.model + ": unknown model; choose one of " + names_joined());
+  return table().at(c.model).factory(c, shape);
+}
+
+std::vector<std::pair<std::string, std::string>> ModelRegistry::list() {
+  link_builtin_models();
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, e] : table()) out.emplace_back(name, e.summary);
+  return out;
+}
+
+std::string ModelRegistry::names_joined() {
+  std::string s;
+  for (const auto& [name, summary] : list()) s += (s.empty() ? "" : ", ") + name;
+  return s;
+}
+
+}  // namespace latentlab

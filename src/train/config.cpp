@@ -1,0 +1,79 @@
+#include "latentlab/config.h"
+
+#include <fstream>
+
+#include "latentlab/data.h"
+#include "latentlab/error.h"
+#include "latentlab/model.h"
+
+namespace latentlab {
+
+#define LATENTLAB_CONFIG_FIELDS(X) \
+  X(model) X(dataset) X(data_dir) X(epochs) X(batch_size) X(lr) X(seed) X(threads) X(device) X(out) \
+  X(hidden) X(latent) X(image_every) X(grid_images)
+
+nlohmann::json to_json(const TrainConfig& c) {
+  nlohmann::json j;
+#define X(f) j[#f] = c.f;
+  LATENTLAB_CONFIG_FIELDS(X)
+#undef X
+  return j;
+}
+
+TrainConfig config_from_json(const nlohmann::json& j, TrainConfig c, const std::string& source) {
+  require(j.is_object(), source + ": expected a JSON object of settings");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    bool known = false;
+    try {
+#define X(f) \
+  if (key == #f) { it.value().get_to(c.f); known = true; }
+      LATENTLAB_CONFIG_FIELDS(X)
+#undef X
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(source + ": setting '" + key + "' has the wrong type (" + it.value().dump() + ")");
+    }
+    if (!known) {
+      std::string keys;
+#define X(f) keys += std::string(keys.empty() ? "" : ", ") + #f;
+      LATENTLAB_CONFIG_FIELDS(X)
+#undef X
+      throw Error(source + ": unknown setting '" + key + "'; known settings: " + keys);
+    }
+  }
+  return c;
+}
+#undef LATENTLAB_CONFIG_FIELDS
+
+TrainConfig load_config(const std::string& path, TrainConfig base) {
+  std::ifstream in(path);
+  require(in.good(), path + ": cannot open the config file");
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  return config_from_json(j, std::move(base), path);
+}
+
+void validate(const TrainConfig& c) {
+  require(ModelRegistry::has(c.model),
+          "--model " + c.model + ": unknown model; choose one of " + ModelRegistry::names_joined());
+  bool ds_ok = false;
+  for (const auto& n : dataset_names()) ds_ok |= n == c.dataset;
+  std::string ds;
+  for (const auto& n : dataset_names()) ds += (ds.empty() ? "" : ", ") + n;
+  require(ds_ok, "--dataset " + c.dataset + ": unknown dataset; choose one of " + ds);
+  require(c.epochs >= 1, "--epochs must be at least 1 (got " + std::to_string(c.epochs) + ")");
+  require(c.batch_size >= 1, "--batch-size must be at least 1 (got " + std::to_string(c.batch_size) + ")");
+  require(c.lr > 0 && c.lr < 10, "--lr must be in (0, 10) (got " + std::to_string(c.lr) + ")");
+  require(c.threads >= 0 && c.threads <= 1024, "--threads must be 0 (all cores) or a positive count");
+  require(c.device == "cpu" || c.device == "cuda", "--device " + c.device + ": choose cpu or cuda");
+  require(c.latent >= 1 && c.latent <= 100000, "--latent must be a positive size");
+  for (auto h : c.hidden) require(h >= 1 && h <= 1000000, "--hidden sizes must be positive");
+  require(c.image_every >= 1, "--image-every must be at least 1");
+  require(c.grid_images >= 1 && c.grid_images <= 4096, "--grid-images must be in [1, 4096]");
+}
+
+}  // namespace latentlab

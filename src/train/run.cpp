@@ -1,0 +1,106 @@
+// Run-folder I/O shared by the trainer and the later commands: model files, seeds, devices.
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include "latentlab/error.h"
+#include "latentlab/io.h"
+#include "latentlab/train.h"
+
+namespace latentlab {
+
+std::string default_run_dir(const std::string& model) {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::localtime(&t));
+  return "runs/" + model + "-" + buf;
+}
+
+uint64_t epoch_seed(uint64_t seed, int64_t epoch) {
+  // splitmix64 of the pair
+  uint64_t z = seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(epoch) + 0x632BE59BD9B4E019ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return (z ^ (z >> 31)) & 0x7fffffffffffffffULL;
+}
+
+int64_t apply_threads(int64_t threads) {
+  int64_t n = threads > 0 ? threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  torch::set_num_threads(static_cast<int>(n));
+  return n;
+}
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda") {
+    require(torch::cuda::is_available(), "--device cuda: no CUDA device is available to this LibTorch build; use --device cpu");
+    return torch::kCUDA;
+  }
+  throw Error("--device " + name + ": choose cpu or cuda");
+}
+
+namespace {
+constexpr int64_t kFormat = 1;
+
+std::string archive_bytes(torch::serialize::OutputArchive& a) {
+  std::string bytes;
+  a.save_to([&](const void* data, size_t n) {
+    bytes.append(static_cast<const char*>(data), n);
+    return n;
+  });
+  return bytes;
+}
+}  // namespace
+
+std::string save_model_bytes(const TrainConfig& c, const ImageShape& shape, ModelImpl& model) {
+  torch::serialize::OutputArchive a;
+  a.write("latentlab_format", c10::IValue(kFormat));
+  a.write("kind", c10::IValue(std::string("model")));
+  a.write("config", c10::IValue(to_json(c).dump()));
+  a.write("shape", c10::IValue(std::vector<int64_t>{shape.channels, shape.height, shape.width}));
+  torch::serialize::OutputArchive m;
+  model.save(m);
+  a.write("model", m);
+  return archive_bytes(a);
+}
+
+LoadedModel load_model_file(const std::string& path) {
+  require(std::filesystem::is_regular_file(path), path + ": no such model file");
+  std::string bytes = read_file(path);
+  LoadedModel out;
+  try {
+    torch::serialize::InputArchive a;
+    a.load_from(bytes.data(), bytes.size());
+    c10::IValue v;
+    require(a.try_read("latentlab_format", v) && v.isInt(), path + ": not a latentlab model or checkpoint file");
+    require(v.toInt() <= kFormat, path + ": written by a newer latentlab (format " + std::to_string(v.toInt()) +
+                                      "); this build reads format " + std::to_string(kFormat));
+    a.read("config", v);
+    out.config = config_from_json(nlohmann::json::parse(v.toStringRef()), {}, path);
+    a.read("shape", v);
+    auto s = v.toIntVector();
+    require(s.size() == 3, path + ": malformed image shape");
+    out.shape = {s[0], s[1], s[2]};
+    out.model = ModelRegistry::create(out.config, out.shape);
+    torch::serialize::InputArchive m;
+    a.read("model", m);
+    out.model->load(m);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(path + ": cannot load (" + std::string(e.what()).substr(0, 300) + ")");
+  }
+  return out;
+}
+
+LoadedModel load_run(const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  require(fs::is_directory(run_dir), run_dir + ": no such run folder");
+  for (const char* name : {"model", "checkpoint"}) {
+    fs::path p = fs::path(run_dir) / name;
+    if (fs::exists(p)) return load_model_file(p.string());
+  }
+  throw Error(run_dir + ": holds neither a model nor a checkpoint file; is it a latentlab run folder?");
+}
+
+}  // namespace latentlab

@@ -1,0 +1,245 @@
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "latentlab/error.h"
+#include "latentlab/io.h"
+#include "latentlab/progress.h"
+#include "latentlab/train.h"
+
+namespace fs = std::filesystem;
+
+namespace latentlab {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string path_in(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
+
+// Sums of the named terms over an epoch, kept on the device (read once per epoch, no host syncs).
+struct TermSums {
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> sums;
+  int64_t count = 0;
+  void add(const LossTerms& l, int64_t n, const std::string& prefix) {
+    auto add_one = [&](const std::string& name, const torch::Tensor& v) {
+      for (size_t i = 0; i < names.size(); ++i)
+        if (names[i] == name) {
+          sums[i].add_(v.detach(), static_cast<double>(n));
+          return;
+        }
+      names.push_back(name);
+      sums.push_back(v.detach().mul(static_cast<double>(n)));
+    };
+    if (!prefix.empty()) add_one(prefix, l.loss);
+    for (const auto& [name, v] : l.terms) add_one(prefix.empty() ? name : prefix + "_" + name, v);
+  }
+  void to_json(nlohmann::json& j, const std::string& prefix, int64_t images) const {
+    for (size_t i = 0; i < names.size(); ++i) j[prefix + names[i]] = sums[i].item<double>() / images;
+  }
+};
+
+}  // namespace
+
+Trainer::Trainer(TrainConfig config, std::FILE* log) : config_(std::move(config)), log_(log) {
+  validate(config_);
+  if (config_.out.empty()) config_.out = default_run_dir(config_.model);
+}
+
+void Trainer::setup() {
+  device_ = resolve_device(config_.device);
+  apply_threads(config_.threads);
+  auto t0 = Clock::now();
+  train_ = load_idx_dataset(config_.dataset, config_.data_dir, Split::train);
+  test_ = load_idx_dataset(config_.dataset, config_.data_dir, Split::test);
+  std::fprintf(log_, "data: %s, %lld train and %lld test images of %lldx%lldx%lld, loaded in %.2fs\n",
+               config_.dataset.c_str(), (long long)train_.size(), (long long)test_.size(),
+               (long long)train_.channels(), (long long)train_.height(), (long long)train_.width(), seconds_since(t0));
+  shape_ = {train_.channels(), train_.height(), train_.width()};
+  torch::manual_seed(config_.seed);
+  model_ = ModelRegistry::create(config_, shape_);
+  model_->to(device_);
+  phases_ = model_->phases();
+  optims_.clear();
+  for (auto& p : phases_)
+    optims_.push_back(std::make_unique<torch::optim::Adam>(p.parameters, torch::optim::AdamOptions(config_.lr)));
+  // Fixed codes and test images for the per-epoch grids.
+  auto gen = at::detail::createCPUGenerator(epoch_seed(config_.seed, -1));
+  fixed_z_ = torch::randn({config_.grid_images, model_->latent_dim()}, gen, torch::kFloat32).to(device_);
+  fixed_x_ = to_float(test_.images.slice(0, 0, std::min<int64_t>(32, test_.size()))).to(device_);
+}
+
+nlohmann::json Trainer::train_epoch(int64_t epoch) {
+  torch::manual_seed(epoch_seed(config_.seed, epoch));
+  Batcher batcher(train_, config_.batch_size, true, device_);
+  batcher.start_epoch(at::detail::getDefaultCPUGenerator());
+  model_->train();
+  TermSums sums;
+  Progress progress(log_);
+  progress.start_epoch(epoch, config_.epochs, batcher.batches(), config_.batch_size);
+  torch::Tensor last_loss;
+  auto t0 = Clock::now();
+  for (int64_t b = 0; b < batcher.batches(); ++b) {
+    torch::Tensor x = batcher.batch(b);
+    for (size_t p = 0; p < phases_.size(); ++p) {
+      if (b % phases_[p].every != 0) continue;
+      optims_[p]->zero_grad();
+      LossTerms l = model_->losses(p, x);
+      l.loss.backward();
+      optims_[p]->step();
+      sums.add(l, x.size(0), phases_.size() == 1 ? "loss" : phases_[p].name);
+      last_loss = l.loss;
+    }
+    progress.update(b, [&] { return last_loss.item<double>(); });
+  }
+  double secs = seconds_since(t0);
+  nlohmann::json m;
+  m["epoch"] = epoch;
+  sums.to_json(m, "train_", train_.size());
+  if (phases_.size() > 1) {
+    double total = 0;
+    for (auto& p : phases_) total += m["train_" + p.name].get<double>();
+    m["train_loss"] = total;
+  }
+  m["seconds"] = secs;
+  m["images_per_s"] = train_.size() / secs;
+  return m;
+}
+
+nlohmann::json Trainer::evaluate() {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  Batcher batcher(test_, 1000, false, device_);
+  TermSums sums;
+  for (int64_t b = 0; b < batcher.batches(); ++b) {
+    torch::Tensor x = batcher.batch(b);
+    sums.add(model_->eval_losses(x), x.size(0), "loss");
+  }
+  nlohmann::json m;
+  sums.to_json(m, "test_", test_.size());
+  return m;
+}
+
+void Trainer::write_images(int64_t epoch) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  std::string e = std::to_string(epoch);
+  if (model_->can_reconstruct()) {
+    auto r = model_->reconstruct(fixed_x_);
+    // Each row of 8 test images sits over the row of their reconstructions.
+    auto x = fixed_x_.reshape({-1, 8, shape_.channels, shape_.height, shape_.width});
+    auto y = r.reshape_as(x);
+    auto pairs = torch::stack({x, y}, 1).reshape({-1, shape_.channels, shape_.height, shape_.width});
+    write_png_grid(path_in(config_.out, "reconstruction-" + e + ".png"), pairs, 8);
+  }
+  write_png_grid(path_in(config_.out, "samples-" + e + ".png"), model_->decode(fixed_z_), 8);
+}
+
+void Trainer::save_checkpoint(int64_t epoch) {
+  torch::serialize::OutputArchive a;
+  a.write("latentlab_format", c10::IValue(int64_t(1)));
+  a.write("kind", c10::IValue(std::string("checkpoint")));
+  a.write("config", c10::IValue(to_json(config_).dump()));
+  a.write("shape", c10::IValue(std::vector<int64_t>{shape_.channels, shape_.height, shape_.width}));
+  a.write("epoch", c10::IValue(epoch));
+  torch::serialize::OutputArchive m;
+  model_->save(m);
+  a.write("model", m);
+  for (size_t i = 0; i < optims_.size(); ++i) {
+    torch::serialize::OutputArchive o;
+    optims_[i]->save(o);
+    a.write("optimizer_" + phases_[i].name, o);
+  }
+  std::string bytes;
+  a.save_to([&](const void* d, size_t n) {
+    bytes.append(static_cast<const char*>(d), n);
+    return n;
+  });
+  atomic_write(path_in(config_.out, "checkpoint"), bytes);
+}
+
+int64_t Trainer::load_checkpoint() {
+  std::string path = path_in(config_.out, "checkpoint");
+  require(fs::exists(path), "--resume " + config_.out + ": no checkpoint in this run folder (nothing to resume)");
+  std::string bytes = read_file(path);
+  try {
+    torch::serialize::InputArchive a;
+    a.load_from(bytes.data(), bytes.size());
+    c10::IValue v;
+    require(a.try_read("kind", v) && v.isString() && v.toStringRef() == "checkpoint", path + ": not a latentlab checkpoint");
+    a.read("epoch", v);
+    int64_t epoch = v.toInt();
+    torch::serialize::InputArchive m;
+    a.read("model", m);
+    model_->load(m);
+    model_->to(device_);
+    for (size_t i = 0; i < optims_.size(); ++i) {
+      torch::serialize::InputArchive o;
+      a.read("optimizer_" + phases_[i].name, o);
+      optims_[i]->load(o);
+    }
+    return epoch;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(path + ": cannot load checkpoint (" + std::string(e.what()).substr(0, 300) + ")");
+  }
+}
+
+TrainResult Trainer::run(bool resume) {
+  std::string config_path = path_in(config_.out, "config.json");
+  if (!resume) {
+    require(!fs::exists(path_in(config_.out, "checkpoint")),
+            "--out " + config_.out + ": already holds a run; pass --resume " + config_.out + " to continue it or choose another --out");
+  }
+  fs::create_directories(config_.out);
+  setup();
+  int64_t start = 0;
+  if (resume) {
+    start = load_checkpoint();
+    // Keep the metrics of the epochs the checkpoint holds.
+    std::ifstream in(path_in(config_.out, "metrics.jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.is_object() && j.value("epoch", int64_t(0)) <= start) metrics_.push_back(j);
+    }
+    std::fprintf(log_, "resuming %s after epoch %lld of %lld\n", config_.out.c_str(), (long long)start,
+                 (long long)config_.epochs);
+  }
+  atomic_write(config_path, to_json(config_).dump(2) + "\n");
+  std::fprintf(log_, "run folder: %s (model %s, %lld parameters, device %s, %d threads)\n", config_.out.c_str(),
+               config_.model.c_str(), [&] {
+                 long long n = 0;
+                 for (auto& p : model_->parameters()) n += p.numel();
+                 return n;
+               }(), config_.device.c_str(), torch::get_num_threads());
+  for (int64_t epoch = start + 1; epoch <= config_.epochs; ++epoch) {
+    nlohmann::json m = train_epoch(epoch);
+    auto t0 = Clock::now();
+    m.update(evaluate());
+    m["eval_seconds"] = seconds_since(t0);
+    double train_loss = m["train_loss"].get<double>(), test_loss = m.value("test_loss", NAN);
+    require(std::isfinite(train_loss), "epoch " + std::to_string(epoch) + ": the training loss is not finite (" +
+                                           std::to_string(train_loss) + "); lower --lr. The last good checkpoint is kept.");
+    metrics_.push_back(m);
+    std::string lines;
+    for (auto& j : metrics_) lines += j.dump() + "\n";
+    atomic_write(path_in(config_.out, "metrics.jsonl"), lines);
+    if (epoch % config_.image_every == 0 || epoch == config_.epochs) write_images(epoch);
+    save_checkpoint(epoch);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "epoch %lld/%lld  train_loss %.4f  test_loss %.4f  %.1fs  %.0f img/s",
+                  (long long)epoch, (long long)config_.epochs, train_loss, test_loss, m["seconds"].get<double>(),
+                  m["images_per_s"].get<double>());
+    Progress(log_).end_epoch(buf);
+  }
+  model_->to(torch::kCPU);
+  atomic_write(path_in(config_.out, "model"), save_model_bytes(config_, shape_, *model_));
+  model_->to(device_);
+  return {metrics_, config_.out};
+}
+
+}  // namespace latentlab

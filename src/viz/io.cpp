@@ -1,0 +1,119 @@
+#include "latentlab/io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <sstream>
+
+#include "latentlab/error.h"
+
+namespace latentlab {
+
+void atomic_write(const std::string& path, const std::string& bytes) {
+  std::string tmp = path + ".part";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error("cannot write " + path + ": " + std::strerror(err) + " (the previous version is kept)");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot write " + path + ": " + std::strerror(err) + " (the previous version is kept)");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw Error("cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read " + path + ": " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow, int64_t padding) {
+  TORCH_CHECK(images.dim() == 4, "make_grid expects [n, C, H, W]");
+  auto x = images.detach().to(torch::kCPU, torch::kFloat32).clamp(0, 1);
+  int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  nrow = std::max<int64_t>(1, std::min(nrow, n));
+  int64_t rows = (n + nrow - 1) / nrow;
+  auto grid = torch::zeros({c, rows * (h + padding) + padding, nrow * (w + padding) + padding});
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t r = i / nrow, col = i % nrow;
+    grid.slice(1, padding + r * (h + padding), padding + r * (h + padding) + h)
+        .slice(2, padding + col * (w + padding), padding + col * (w + padding) + w)
+        .copy_(x[i]);
+  }
+  return grid.mul(255).round_().to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+}
+
+void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t nrow) {
+  auto g = make_grid(images, nrow);
+  int c = static_cast<int>(g.size(2));
+  TORCH_CHECK(c == 1 || c == 3, "PNG grids need 1 or 3 channels");
+  cv::Mat m(static_cast<int>(g.size(0)), static_cast<int>(g.size(1)), c == 1 ? CV_8UC1 : CV_8UC3, g.data_ptr<uint8_t>());
+  cv::Mat out = m;
+  if (c == 3) cv::cvtColor(m, out, cv::COLOR_RGB2BGR);
+  std::vector<uchar> buf;
+  if (!cv::imencode(".png", out, buf)) throw Error("cannot encode PNG for " + path);
+  atomic_write(path, std::string(buf.begin(), buf.end()));
+}
+
+void write_npy(const std::string& path, const torch::Tensor& t_in) {
+  auto t = t_in.detach().to(torch::kCPU).contiguous();
+  std::string descr;
+  switch (t.scalar_type()) {
+    case torch::kFloat32: descr = "<f4"; break;
+    case torch::kInt64: descr = "<i8"; break;
+    case torch::kUInt8: descr = "|u1"; break;
+    default: throw Error("write_npy: unsupported dtype for " + path);
+  }
+  std::string shape = "(";
+  for (int64_t d = 0; d < t.dim(); ++d) shape += std::to_string(t.size(d)) + (t.dim() == 1 || d + 1 < t.dim() ? "," : "");
+  shape += ")";
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::string bytes = "\x93NUMPY";
+  bytes += '\x01';
+  bytes += '\x00';
+  uint16_t hl = static_cast<uint16_t>(header.size());
+  bytes += static_cast<char>(hl & 0xff);
+  bytes += static_cast<char>(hl >> 8);
+  bytes += header;
+  bytes.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
+  atomic_write(path, bytes);
+}
+
+void write_images(const std::string& path, const torch::Tensor& images, int64_t nrow) {
+  auto ext = std::filesystem::path(path).extension().string();
+  if (ext == ".npy")
+    write_npy(path, images.detach().to(torch::kCPU, torch::kFloat32).clamp(0, 1));
+  else if (ext == ".png")
+    write_png_grid(path, images, nrow);
+  else
+    throw Error("-o " + path + ": the output must end in .png (an image grid) or .npy (a NumPy array)");
+}
+
+}  // namespace latentlab

@@ -1,0 +1,96 @@
+#pragma once
+// Shared test helpers: a seeded fixture with a private temporary folder, and small file writers.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "latentlab/error.h"
+
+namespace latentlab::test {
+
+namespace fs = std::filesystem;
+
+class Seeded : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::manual_seed(1234);
+    torch::set_num_threads(1);
+    auto info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir = fs::temp_directory_path() / ("latentlab-test-" + std::string(info->test_suite_name()) + "-" + info->name() +
+                                       "-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string path(const std::string& name) const { return (dir / name).string(); }
+  fs::path dir;
+};
+
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline void write_gz(const std::string& path, const std::string& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(f);
+}
+
+/// The bytes of an unsigned-byte IDX file with the given dimensions and data.
+inline std::string idx_bytes(const std::vector<uint32_t>& dims, const std::string& data, uint8_t type = 0x08) {
+  std::string s = {0, 0, static_cast<char>(type), static_cast<char>(dims.size())};
+  for (uint32_t d : dims) {
+    s += static_cast<char>(d >> 24);
+    s += static_cast<char>(d >> 16);
+    s += static_cast<char>(d >> 8);
+    s += static_cast<char>(d);
+  }
+  return s + data;
+}
+
+/// Writes a small MNIST-shaped dataset (n_train / n_test images of 28x28, labels 0..9) into dir.
+inline void write_tiny_mnist(const fs::path& dir, uint32_t n_train, uint32_t n_test, bool gz = false) {
+  fs::create_directories(dir);
+  std::mt19937 rng(7);
+  auto make = [&](const std::string& prefix, uint32_t n) {
+    std::string img, lbl;
+    for (uint32_t i = 0; i < n; ++i) {
+      int label = static_cast<int>(i % 10);
+      lbl += static_cast<char>(label);
+      // A bright bar whose position depends on the label, plus noise: learnable structure.
+      for (int r = 0; r < 28; ++r)
+        for (int c = 0; c < 28; ++c) {
+          bool on = (c / 3 == label) || (r == 14 && label % 2 == 0);
+          img += static_cast<char>(on ? 200 + rng() % 56 : rng() % 30);
+        }
+    }
+    auto w = [&](const std::string& name, const std::string& bytes) {
+      if (gz)
+        write_gz((dir / (name + ".gz")).string(), bytes);
+      else
+        write_bytes((dir / name).string(), bytes);
+    };
+    w(prefix + "-images-idx3-ubyte", idx_bytes({n, 28, 28}, img));
+    w(prefix + "-labels-idx1-ubyte", idx_bytes({n}, lbl));
+  };
+  make("train", n_train);
+  make("t10k", n_test);
+}
+
+/// Asserts that `stmt` throws latentlab::Error whose message contains `needle`.
+#define EXPECT_ERROR_WITH(stmt, needle)                                                   \
+  do {                                                                                    \
+    try {                                                                                 \
+      stmt;                                                                               \
+      ADD_FAILURE() << "expected latentlab::Error containing '" << (needle) << "'";       \
+    } catch (const ::latentlab::Error& e) {                                               \
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();       \
+    }                                                                                     \
+  } while (0)
+
+}  // namespace latentlab::test

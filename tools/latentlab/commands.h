@@ -1,0 +1,12 @@
+#pragma once
+// Each subcommand lives in its own file and adds itself to the app; main() only dispatches.
+#include <CLI/CLI.hpp>
+
+namespace latentlab::cli {
+
+void add_train(CLI::App& app);
+void add_sample(CLI::App& app);
+void add_reconstruct(CLI::App& app);
+void add_models(CLI::App& app);
+
+}  // namespace latentlab::cli

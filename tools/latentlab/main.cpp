@@ -1,0 +1,31 @@
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+
+#include "commands.h"
+#include "latentlab/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"latentlab: train, evaluate, sample and visualise autoencoders, VAEs and GANs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", LATENTLAB_VERSION);
+  latentlab::cli::add_train(app);
+  latentlab::cli::add_sample(app);
+  latentlab::cli::add_reconstruct(app);
+  latentlab::cli::add_models(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const latentlab::Error& e) {
+    std::fprintf(stderr, "latentlab: error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "latentlab: error: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "latentlab: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,92 @@
+// latentlab train: flags (or a JSON --config) -> TrainConfig -> Trainer.
+#include <filesystem>
+
+#include "commands.h"
+#include "latentlab/error.h"
+#include "latentlab/train.h"
+
+namespace latentlab::cli {
+namespace {
+
+struct Flag {
+  CLI::Option* option;
+  std::string key;  // the TrainConfig / config.json key
+};
+
+struct TrainArgs {
+  TrainConfig flags;
+  std::vector<Flag> table;
+  std::string config_file, resume;
+};
+
+// The flag table: every TrainConfig field is a flag, and its default is printed by --help.
+void add_flags(CLI::App& cmd, TrainArgs& a) {
+  TrainConfig& c = a.flags;
+  auto add = [&](const std::string& flag, const std::string& key, auto& field, const std::string& help) {
+    auto* opt = cmd.add_option(flag, field, help)->capture_default_str();
+    a.table.push_back({opt, key});
+    return opt;
+  };
+  add("--model", "model", c.model, "model to train (see `latentlab models`)");
+  add("--dataset", "dataset", c.dataset, "mnist | fashion-mnist");
+  add("--data-dir", "data_dir", c.data_dir, "folder with the four IDX files (plain or .gz); default: the dataset's own");
+  add("--epochs", "epochs", c.epochs, "training epochs");
+  add("--batch-size", "batch_size", c.batch_size, "mini-batch size");
+  add("--lr", "lr", c.lr, "Adam learning rate");
+  add("--seed", "seed", c.seed, "seed of initialisation, shuffling and sampling");
+  add("--threads", "threads", c.threads, "CPU threads (0: all cores)");
+  add("--device", "device", c.device, "cpu | cuda");
+  add("--out", "out", c.out, "run folder (default: runs/<model>-<date-time>)");
+  add("--hidden", "hidden", c.hidden, "hidden layer sizes, comma separated")->delimiter(',');
+  add("--latent", "latent", c.latent, "code size");
+  add("--image-every", "image_every", c.image_every, "write image grids every N epochs");
+  add("--grid-images", "grid_images", c.grid_images, "images in each samples grid");
+}
+
+TrainConfig resolve(const TrainArgs& a) {
+  // defaults <- config file (or the resumed run's config.json) <- flags given on the command line
+  nlohmann::json given = to_json(a.flags), merged;
+  TrainConfig base;
+  if (!a.resume.empty()) {
+    std::string path = (std::filesystem::path(a.resume) / "config.json").string();
+    require(std::filesystem::exists(path), "--resume " + a.resume + ": no config.json there; is it a latentlab run folder?");
+    base = load_config(path);
+    base.out = a.resume;
+    for (const auto& f : a.table)
+      if (f.option->count() && f.key != "epochs" && f.key != "threads" && f.key != "device")
+        throw Error(f.option->get_name() + " cannot change when resuming (" + a.resume +
+                    "/config.json fixes it); only --epochs, --threads and --device may be given with --resume");
+  } else if (!a.config_file.empty()) {
+    base = load_config(a.config_file);
+  }
+  for (const auto& f : a.table)
+    if (f.option->count()) merged[f.key] = given[f.key];
+  return config_from_json(merged, base, "command line");
+}
+
+}  // namespace
+
+void add_train(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand("train", "train a model and write a run folder");
+  add_flags(*cmd, *args);
+  cmd->add_option("--config", args->config_file, "JSON file of settings (keys as in a run's config.json); flags override it")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--resume", args->resume, "continue the run in this folder from its last checkpoint")
+      ->check(CLI::ExistingDirectory);
+  cmd->callback([args] {
+    TrainConfig c = resolve(*args);
+    Trainer trainer(c);
+    auto result = trainer.run(!args->resume.empty());
+    std::fprintf(stderr, "done: %s\n", result.run_dir.c_str());
+  });
+}
+
+void add_models(CLI::App& app) {
+  auto* cmd = app.add_subcommand("models", "list the models --model accepts");
+  cmd->callback([] {
+    for (const auto& [name, summary] : ModelRegistry::list()) std::printf("%-12s %s\n", name.c_str(), summary.c_str());
+  });
+}
+
+}  // namespace latentlab::cli
