@@ -24,7 +24,8 @@ struct TermSums {
   std::vector<std::string> names;
   std::vector<torch::Tensor> sums;
   int64_t count = 0;
-  void add(const LossTerms& l, int64_t n, const std::string& prefix) {
+  // Adds the phase's loss as `loss_name` and each term as `term_prefix` + its name.
+  void add(const LossTerms& l, int64_t n, const std::string& loss_name, const std::string& term_prefix) {
     auto add_one = [&](const std::string& name, const torch::Tensor& v) {
       for (size_t i = 0; i < names.size(); ++i)
         if (names[i] == name) {
@@ -34,8 +35,8 @@ struct TermSums {
       names.push_back(name);
       sums.push_back(v.detach().mul(static_cast<double>(n)));
     };
-    if (!prefix.empty()) add_one(prefix, l.loss);
-    for (const auto& [name, v] : l.terms) add_one(prefix.empty() ? name : prefix + "_" + name, v);
+    add_one(loss_name, l.loss);
+    for (const auto& [name, v] : l.terms) add_one(term_prefix + name, v);
   }
   void to_json(nlohmann::json& j, const std::string& prefix, int64_t images) const {
     for (size_t i = 0; i < names.size(); ++i) j[prefix + names[i]] = sums[i].item<double>() / images;
@@ -90,7 +91,10 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
       LossTerms l = model_->losses(p, x);
       l.loss.backward();
       optims_[p]->step();
-      sums.add(l, x.size(0), phases_.size() == 1 ? "loss" : phases_[p].name);
+      if (phases_.size() == 1)
+        sums.add(l, x.size(0), "loss", "");
+      else
+        sums.add(l, x.size(0), phases_[p].name, phases_[p].name + "_");
       last_loss = l.loss;
     }
     progress.update(b, [&] { return last_loss.item<double>(); });
@@ -116,7 +120,7 @@ nlohmann::json Trainer::evaluate() {
   TermSums sums;
   for (int64_t b = 0; b < batcher.batches(); ++b) {
     torch::Tensor x = batcher.batch(b);
-    sums.add(model_->eval_losses(x), x.size(0), "loss");
+    sums.add(model_->eval_losses(x), x.size(0), "loss", "");
   }
   nlohmann::json m;
   sums.to_json(m, "test_", test_.size());

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""PyTorch reference of latentlab's models, for side-by-side timing (run by bench/compare.py).
+
+Same architecture, loss, optimiser, batch size and thread count as latentlab; data read from the same
+IDX files into one in-memory tensor and batched by index, as latentlab does (no DataLoader overhead).
+Prints one JSON line per epoch: {"epoch", "seconds", "images_per_s", "train_loss", "test_loss"}.
+"""
+import argparse, json, os, time
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def read_idx(path):
+    import gzip
+    opener = gzip.open if open(path, 'rb').read(2) == b'\x1f\x8b' else open
+    with opener(path, 'rb') as f:
+        data = f.read()
+    nd = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(nd)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
+
+
+def find(d, base):
+    for n in (base, base + '.gz'):
+        if os.path.exists(os.path.join(d, n)):
+            return os.path.join(d, n)
+    raise SystemExit(f'{base} not found in {d}')
+
+
+class VAE(nn.Module):
+    """The seeds' VAE: 784-400-(20, 20), 20-400-784; one linear for both heads (same as two)."""
+    def __init__(self, hidden=400, latent=20):
+        super().__init__()
+        self.fc1 = nn.Linear(784, hidden)
+        self.fc2 = nn.Linear(hidden, 2 * latent)
+        self.fc3 = nn.Linear(latent, hidden)
+        self.fc4 = nn.Linear(hidden, 784)
+
+    def loss(self, x):
+        x = x.view(x.size(0), -1)
+        mu, logvar = self.fc2(F.relu(self.fc1(x))).chunk(2, 1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        logits = self.fc4(F.relu(self.fc3(z)))
+        recon = F.binary_cross_entropy_with_logits(logits, x, reduction='sum') / x.size(0)
+        kl = 0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar - 1) / x.size(0)
+        return recon + kl
+
+
+MODELS = {'vae': VAE}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--model', default='vae', choices=MODELS)
+    ap.add_argument('--data-dir', required=True)
+    ap.add_argument('--epochs', type=int, default=1)
+    ap.add_argument('--batch-size', type=int, default=128)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--threads', type=int, default=os.cpu_count())
+    ap.add_argument('--seed', type=int, default=0)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    train = torch.from_numpy(read_idx(find(a.data_dir, 'train-images-idx3-ubyte')).copy()).unsqueeze(1)
+    test = torch.from_numpy(read_idx(find(a.data_dir, 't10k-images-idx3-ubyte')).copy()).unsqueeze(1)
+    model = MODELS[a.model]()
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    n = train.size(0)
+    for epoch in range(1, a.epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n)
+        total = torch.zeros(())
+        for i in range(0, n, a.batch_size):
+            x = train[perm[i:i + a.batch_size]].float().div_(255)
+            loss = model.loss(x)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.detach() * x.size(0)
+        secs = time.perf_counter() - t0
+        model.eval()
+        with torch.no_grad():
+            tl = sum(model.loss(test[i:i + 1000].float().div_(255)).item() * min(1000, test.size(0) - i)
+                     for i in range(0, test.size(0), 1000)) / test.size(0)
+        print(json.dumps({'epoch': epoch, 'seconds': secs, 'images_per_s': n / secs,
+                          'train_loss': total.item() / n, 'test_loss': tl}), flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,108 @@
+// The command-line tool end to end: validation errors, a tiny training run, sample and reconstruct.
+#include <sys/wait.h>
+
+#include <array>
+
+#include "common.h"
+#include "latentlab/io.h"
+
+namespace latentlab::test {
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result run_cli(const std::string& args) {
+  std::string cmd = std::string(LATENTLAB_EXE) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class Cli : public Seeded {};
+
+TEST_F(Cli, InvalidFlagsFailWithAMessageAndNoRunFolder) {
+  struct Case {
+    std::string args, needle;
+  };
+  std::vector<Case> cases = {
+      {"train --epochs 0", "--epochs must be at least 1"},
+      {"train --batch-size -3", "--batch-size"},
+      {"train --lr 0", "--lr must be"},
+      {"train --model nope", "unknown model"},
+      {"train --dataset cifar", "unknown dataset"},
+      {"train --device tpu", "choose cpu or cuda"},
+      {"train --epochs ten", "--epochs"},
+      {"train --frobnicate 1", "frobnicate"},
+      {"train --data-dir /nonexistent/dir", "fetch_data.sh"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_cli(c.args + " --out " + path("run"));
+    EXPECT_NE(r.code, 0) << c.args;
+    EXPECT_NE(r.output.find(c.needle), std::string::npos) << c.args << "\n" << r.output;
+  }
+  EXPECT_FALSE(fs::exists(path("run/checkpoint")));
+}
+
+TEST_F(Cli, ConfigFileSettingsAndFlagOverrides) {
+  write_bytes(path("bad.json"), "{\"epochs\": 2, \"colour\": 1}");
+  auto r = run_cli("train --config " + path("bad.json"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("unknown setting 'colour'"), std::string::npos) << r.output;
+  write_bytes(path("broken.json"), "{\"epochs\": ");
+  r = run_cli("train --config " + path("broken.json"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("not valid JSON"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, TrainSampleReconstructResume) {
+  write_tiny_mnist(dir / "data", 256, 64);
+  std::string common = "--data-dir " + path("data") + " --batch-size 64 --hidden 32 --latent 4 --threads 1";
+  write_bytes(path("cfg.json"), "{\"epochs\": 1, \"lr\": 0.002}");
+  auto r = run_cli("train --config " + path("cfg.json") + " " + common + " --out " + path("run"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto cfg = nlohmann::json::parse(read_file(path("run/config.json")));
+  EXPECT_EQ(cfg["epochs"], 1);
+  EXPECT_DOUBLE_EQ(cfg["lr"].get<double>(), 0.002);
+  EXPECT_EQ(cfg["latent"], 4);
+  // plain progress lines when the output is not a terminal
+  EXPECT_NE(r.output.find("epoch 1/1"), std::string::npos) << r.output;
+
+  r = run_cli("sample " + path("run") + " -n 10 -o " + path("s.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto npy = read_file(path("s.npy"));
+  EXPECT_EQ(npy.substr(1, 5), "NUMPY");
+  EXPECT_NE(npy.find("'shape': (10,1,28,28)"), std::string::npos);
+  EXPECT_EQ(npy.size() % 64, (10 * 784 * 4) % 64);
+  r = run_cli("sample " + path("run") + " -n 10 -o " + path("s.png"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_file(path("s.png")).substr(1, 3), "PNG");
+  r = run_cli("reconstruct " + path("run") + " -n 8 -o " + path("r.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_file(path("r.npy")).find("'shape': (8,1,28,28)"), std::string::npos);
+  r = run_cli("sample " + path("run") + " -o " + path("s.jpg"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("must end in .png"), std::string::npos) << r.output;
+
+  r = run_cli("train --resume " + path("run") + " --lr 0.1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("cannot change when resuming"), std::string::npos) << r.output;
+  r = run_cli("train --resume " + path("run") + " --epochs 2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming"), std::string::npos);
+  EXPECT_TRUE(fs::exists(path("run/samples-2.png")));
+}
+
+TEST_F(Cli, MissingRunFolder) {
+  auto r = run_cli("sample " + path("nothing"));
+  EXPECT_NE(r.code, 0);
+  r = run_cli("models");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("vae"), std::string::npos);
+}
+
+}  // namespace latentlab::test

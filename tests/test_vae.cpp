@@ -1,0 +1,117 @@
+// The seeds' VAE: build, shapes, loss terms, a step changes the weights, save/load, sampling.
+#include "common.h"
+#include "latentlab/models/vae.h"
+#include "latentlab/train.h"
+
+namespace latentlab::test {
+
+class Vae : public Seeded {
+ protected:
+  Model make(std::vector<int64_t> hidden = {32}, int64_t latent = 4) {
+    TrainConfig c;
+    c.model = "vae";
+    c.hidden = hidden;
+    c.latent = latent;
+    return ModelRegistry::create(c, ImageShape{1, 28, 28});
+  }
+};
+
+TEST_F(Vae, RegisteredAndBuiltWithTheSeedsArchitecture) {
+  ASSERT_TRUE(ModelRegistry::has("vae"));
+  auto m = std::dynamic_pointer_cast<VaeImpl>(make({400}, 20));
+  ASSERT_TRUE(m);
+  // 784-400-(20 mean, 20 log-variance) and 20-400-784
+  int64_t n = 0;
+  for (auto& p : m->parameters()) n += p.numel();
+  EXPECT_EQ(n, (784 * 400 + 400) + (400 * 40 + 40) + (20 * 400 + 400) + (400 * 784 + 784));
+  EXPECT_EQ(m->phases().size(), 1u);
+  EXPECT_EQ(m->latent_dim(), 20);
+}
+
+TEST_F(Vae, ForwardShapesAndLossTerms) {
+  auto m = std::dynamic_pointer_cast<VaeImpl>(make());
+  auto x = torch::rand({5, 1, 28, 28});
+  auto [mu, logvar] = m->encode(x);
+  EXPECT_EQ(mu.sizes(), (std::vector<int64_t>{5, 4}));
+  EXPECT_EQ(logvar.sizes(), (std::vector<int64_t>{5, 4}));
+  EXPECT_EQ(m->reconstruct(x).sizes(), x.sizes());
+  auto s = m->decode(torch::randn({3, 4}));
+  EXPECT_EQ(s.sizes(), (std::vector<int64_t>{3, 1, 28, 28}));
+  EXPECT_GE(s.min().item<float>(), 0.0f);
+  EXPECT_LE(s.max().item<float>(), 1.0f);
+  LossTerms l = m->losses(0, x);
+  ASSERT_EQ(l.terms.size(), 2u);
+  EXPECT_EQ(l.terms[0].first, "recon");
+  EXPECT_EQ(l.terms[1].first, "kl");
+  EXPECT_NEAR(l.loss.item<double>(), (l.terms[0].second + l.terms[1].second).item<double>(), 1e-3);
+  // recon is per image: at least the BCE of the best constant guess is hundreds of nats for 784 pixels
+  EXPECT_GT(l.terms[0].second.item<double>(), 100.0);
+}
+
+TEST_F(Vae, LossMatchesTheDefinitionGivenTheNoise) {
+  auto m = std::dynamic_pointer_cast<VaeImpl>(make());
+  auto x = torch::rand({4, 1, 28, 28});
+  torch::manual_seed(9);
+  LossTerms l = m->losses(0, x);
+  torch::manual_seed(9);
+  auto [mu, logvar] = m->encode(x);
+  auto z = mu + torch::randn_like(mu) * (0.5 * logvar).exp();
+  auto logits = m->decode_logits(z);
+  auto p = torch::sigmoid(logits).clamp(1e-7, 1 - 1e-7);
+  auto xf = x.reshape({4, -1});
+  double bce = -(xf * p.log() + (1 - xf) * (1 - p).log()).sum().item<double>() / 4;
+  double kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum().item<double>() / 4;
+  EXPECT_NEAR(l.terms[0].second.item<double>(), bce, 1e-2);
+  EXPECT_NEAR(l.terms[1].second.item<double>(), kl, 1e-4);
+}
+
+TEST_F(Vae, AStepChangesEveryWeightAndLowersTheLossOnAFixedBatch) {
+  auto m = make();
+  auto x = (torch::rand({16, 1, 28, 28}) > 0.7).to(torch::kFloat32);
+  std::vector<torch::Tensor> before;
+  for (auto& p : m->parameters()) before.push_back(p.detach().clone());
+  torch::optim::Adam opt(m->phases()[0].parameters, torch::optim::AdamOptions(1e-2));
+  double first = 0, last = 0;
+  for (int i = 0; i < 30; ++i) {
+    opt.zero_grad();
+    torch::manual_seed(1);
+    auto l = m->losses(0, x);
+    l.loss.backward();
+    for (auto& p : m->parameters()) ASSERT_TRUE(p.grad().defined());
+    opt.step();
+    (i == 0 ? first : last) = l.loss.item<double>();
+  }
+  auto params = m->parameters();
+  for (size_t i = 0; i < params.size(); ++i) EXPECT_FALSE(torch::equal(params[i], before[i])) << "parameter " << i;
+  EXPECT_LT(last, first * 0.9);
+}
+
+TEST_F(Vae, ModelFileRoundTrip) {
+  TrainConfig c;
+  c.hidden = {16};
+  c.latent = 3;
+  ImageShape shape{1, 28, 28};
+  auto m = ModelRegistry::create(c, shape);
+  auto bytes = save_model_bytes(c, shape, *m);
+  write_bytes(path("model"), bytes);
+  auto loaded = load_model_file(path("model"));
+  EXPECT_EQ(loaded.config.latent, 3);
+  EXPECT_EQ(loaded.config.hidden, std::vector<int64_t>{16});
+  auto a = m->parameters(), b = loaded.model->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i]));
+  auto z = torch::randn({2, 3});
+  torch::NoGradGuard g;
+  EXPECT_TRUE(torch::allclose(m->decode(z), loaded.model->decode(z)));
+}
+
+TEST_F(Vae, BadModelFilesAreRefused) {
+  write_bytes(path("garbage"), "this is not a model");
+  EXPECT_ERROR_WITH(load_model_file(path("garbage")), "cannot load");
+  EXPECT_ERROR_WITH(load_model_file(path("absent")), "no such model file");
+  TrainConfig c;
+  c.model = "no-such-model";
+  EXPECT_ERROR_WITH(ModelRegistry::create(c, ImageShape{}), "unknown model");
+}
+
+}  // namespace latentlab::test
