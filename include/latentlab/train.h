@@ -15,6 +15,7 @@
 #include "latentlab/config.h"
 #include "latentlab/data.h"
 #include "latentlab/model.h"
+#include "latentlab/optim.h"
 
 namespace latentlab {
 
@@ -62,6 +63,9 @@ class Trainer {
   nlohmann::json evaluate();
   void write_images(int64_t epoch);
   void save_checkpoint(int64_t epoch);
+  /// Builds one optimiser per phase (after any weights are loaded: they alias the parameters).
+  void build_optimizers();
+  /// Loads weights and optimiser state from the run folder's checkpoint; returns its epoch.
   int64_t load_checkpoint();
 
   TrainConfig config_;
@@ -71,7 +75,7 @@ class Trainer {
   ImageShape shape_;
   Model model_;
   std::vector<Phase> phases_;
-  std::vector<std::unique_ptr<torch::optim::Adam>> optims_;
+  std::vector<std::unique_ptr<FlatAdam>> optims_;
   torch::Tensor fixed_z_, fixed_x_;
   std::vector<nlohmann::json> metrics_;
 };

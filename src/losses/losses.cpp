@@ -1,11 +1,29 @@
 #include "latentlab/losses.h"
 
 namespace latentlab {
+namespace {
+
+// BCE(l, t) = softplus(l) - l * t, with the gradient sigmoid(l) - t written directly: a third of the
+// elementwise passes of the composed ATen version, forward and backward together.
+struct BceWithLogits : public torch::autograd::Function<BceWithLogits> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& l, const torch::Tensor& t) {
+    ctx->save_for_backward({l, t});
+    return torch::softplus(l).sum(1) - (l * t).sum(1);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    auto g = torch::sigmoid(saved[0]).sub_(saved[1]).mul_(grad_out[0].unsqueeze(1));
+    return {g, torch::Tensor()};
+  }
+};
+
+}  // namespace
 
 torch::Tensor bce_with_logits_per_image(const torch::Tensor& logits, const torch::Tensor& target) {
   auto l = logits.reshape({logits.size(0), -1});
   auto t = target.reshape({target.size(0), -1});
-  return torch::binary_cross_entropy_with_logits(l, t, {}, {}, at::Reduction::None).sum(1);
+  return BceWithLogits::apply(l, t);
 }
 
 torch::Tensor sse_per_image(const torch::Tensor& recon, const torch::Tensor& target) {

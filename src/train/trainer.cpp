@@ -63,10 +63,6 @@ void Trainer::setup() {
   torch::manual_seed(config_.seed);
   model_ = ModelRegistry::create(config_, shape_);
   model_->to(device_);
-  phases_ = model_->phases();
-  optims_.clear();
-  for (auto& p : phases_)
-    optims_.push_back(std::make_unique<torch::optim::Adam>(p.parameters, torch::optim::AdamOptions(config_.lr)));
   // Fixed codes and test images for the per-epoch grids.
   auto gen = at::detail::createCPUGenerator(epoch_seed(config_.seed, -1));
   fixed_z_ = torch::randn({config_.grid_images, model_->latent_dim()}, gen, torch::kFloat32).to(device_);
@@ -142,6 +138,12 @@ void Trainer::write_images(int64_t epoch) {
   write_png_grid(path_in(config_.out, "samples-" + e + ".png"), model_->decode(fixed_z_), 8);
 }
 
+void Trainer::build_optimizers() {
+  phases_ = model_->phases();
+  optims_.clear();
+  for (auto& p : phases_) optims_.push_back(std::make_unique<FlatAdam>(p.parameters, FlatAdamOptions(config_.lr)));
+}
+
 void Trainer::save_checkpoint(int64_t epoch) {
   torch::serialize::OutputArchive a;
   a.write("latentlab_format", c10::IValue(int64_t(1)));
@@ -180,6 +182,7 @@ int64_t Trainer::load_checkpoint() {
     a.read("model", m);
     model_->load(m);
     model_->to(device_);
+    build_optimizers();
     for (size_t i = 0; i < optims_.size(); ++i) {
       torch::serialize::InputArchive o;
       a.read("optimizer_" + phases_[i].name, o);
@@ -202,6 +205,7 @@ TrainResult Trainer::run(bool resume) {
   fs::create_directories(config_.out);
   setup();
   int64_t start = 0;
+  if (!resume) build_optimizers();
   if (resume) {
     start = load_checkpoint();
     // Keep the metrics of the epochs the checkpoint holds.

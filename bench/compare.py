@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Side-by-side epoch timing: latentlab against the PyTorch reference (bench/torch_ref.py).
+
+For each workload it runs interleaved pairs (latentlab, PyTorch, latentlab, PyTorch, ...), each a fresh
+process training one epoch with the same model, data, batch size and thread count, and reports
+images/s of both, the median of the per-pair time ratios (latentlab / PyTorch; below 1 is faster),
+latentlab's GFLOP/s as a share of a measured sgemm peak, and the peak RSS of each process.
+
+Run with Debian's python3 (python3-torch, the same ATen build latentlab links):
+    /usr/bin/python3 bench/compare.py [--pairs 3] [--workloads vae:128,vae:32] [--threads N]
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# Floating-point operations per training image (forward + backward, no input gradient for layer 1).
+def mlp_flops(sizes):
+    fwd = sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return fwd
+
+FLOPS_PER_IMAGE = {
+    # encoder 784-400-40, decoder 20-400-784
+    'vae': 3 * (mlp_flops([784, 400, 40]) + mlp_flops([20, 400, 784])) - 2 * 784 * 400,
+}
+
+
+def timed(cmd):
+    """Runs cmd with its peak RSS measured by wait4; returns (stdout, maxrss MiB)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = p.stdout.read().decode()
+    err = p.stderr.read().decode()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit(f'failed ({p.returncode}): {" ".join(cmd)}\n{err[-2000:]}')
+    return out, ru.ru_maxrss / 1024.0
+
+
+def sgemm_peak(threads):
+    code = ('import torch,time;torch.set_num_threads(%d);a=torch.randn(1024,1024);b=torch.randn(1024,1024);'
+            'torch.mm(a,b);t=time.perf_counter();n=20\nfor _ in range(n): torch.mm(a,b)\n'
+            'print(2*1024**3*n/(time.perf_counter()-t)/1e9)') % threads
+    return float(subprocess.check_output([sys.executable, '-c', code]).decode())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--exe', default=os.path.join(ROOT, 'build', 'latentlab'))
+    ap.add_argument('--data-dir', default=os.path.join(ROOT, 'data', 'mnist'))
+    ap.add_argument('--workloads', default='vae:128,vae:32', help='model:batch,... (models: %s)' % ','.join(FLOPS_PER_IMAGE))
+    ap.add_argument('--pairs', type=int, default=3)
+    ap.add_argument('--threads', type=int, default=os.cpu_count())
+    a = ap.parse_args()
+    peak = sgemm_peak(a.threads)
+    print(f'machine: {os.cpu_count()} cores, {a.threads} threads; sgemm 1024^3 peak {peak:.1f} GFLOP/s')
+    print(f'{"workload":<12} {"latentlab img/s":>16} {"pytorch img/s":>14} {"ratio":>7} {"GFLOP/s":>8} {"of peak":>8} {"RSS MiB (ll/pt)":>16}')
+    with tempfile.TemporaryDirectory() as tmp:
+        for w in a.workloads.split(','):
+            model, batch = w.split(':')
+            ll, pt, ratios, rss_ll, rss_pt = [], [], [], [], []
+            for i in range(a.pairs):
+                out_dir = os.path.join(tmp, f'{model}-{batch}-{i}')
+                _, r1 = timed([a.exe, 'train', '--model', model, '--batch-size', batch, '--epochs', '1',
+                               '--threads', str(a.threads), '--data-dir', a.data_dir, '--out', out_dir])
+                with open(os.path.join(out_dir, 'metrics.jsonl')) as f:
+                    s_ll = json.loads(f.readline())['seconds']
+                out, r2 = timed([sys.executable, os.path.join(HERE, 'torch_ref.py'), '--model', model, '--batch-size', batch,
+                                 '--epochs', '1', '--threads', str(a.threads), '--data-dir', a.data_dir])
+                s_pt = json.loads(out.strip().splitlines()[-1])['seconds']
+                ll.append(s_ll); pt.append(s_pt); ratios.append(s_ll / s_pt); rss_ll.append(r1); rss_pt.append(r2)
+            s_ll, s_pt = statistics.median(ll), statistics.median(pt)
+            gflops = FLOPS_PER_IMAGE[model] * 60000 / s_ll / 1e9
+            print(f'{model + ":" + batch:<12} {60000 / s_ll:>16.0f} {60000 / s_pt:>14.0f} {statistics.median(ratios):>7.3f} '
+                  f'{gflops:>8.1f} {100 * gflops / peak:>7.0f}% {max(rss_ll):>8.0f}/{max(rss_pt):<7.0f}')
+            sys.stdout.flush()
+
+
+if __name__ == '__main__':
+    main()

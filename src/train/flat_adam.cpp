@@ -1,0 +1,92 @@
+#include <ATen/Parallel.h>
+
+#include <cmath>
+
+#include "latentlab/error.h"
+#include "latentlab/optim.h"
+
+namespace latentlab {
+
+FlatAdam::FlatAdam(const std::vector<torch::Tensor>& params, FlatAdamOptions opts) : options(opts) {
+  TORCH_CHECK(!params.empty(), "FlatAdam: no parameters");
+  TORCH_CHECK(options.lr() > 0, "FlatAdam: lr must be positive");
+  TORCH_CHECK(options.beta1() >= 0 && options.beta1() < 1 && options.beta2() >= 0 && options.beta2() < 1,
+              "FlatAdam: betas must be in [0, 1)");
+  int64_t total = 0;
+  for (const auto& p : params) {
+    TORCH_CHECK(p.scalar_type() == torch::kFloat32, "FlatAdam: parameters must be float32");
+    TORCH_CHECK(p.device() == params[0].device(), "FlatAdam: parameters must share one device");
+    total += p.numel();
+  }
+  auto opts_t = params[0].options().requires_grad(false);
+  params_ = torch::empty({total}, opts_t);
+  grads_ = torch::zeros({total}, opts_t);
+  m_ = torch::zeros({total}, opts_t);
+  v_ = torch::zeros({total}, opts_t);
+  torch::NoGradGuard no_grad;
+  int64_t off = 0;
+  for (auto p : params) {  // a copy of the handle: set_data changes the shared TensorImpl
+    int64_t n = p.numel();
+    auto pv = params_.slice(0, off, off + n);
+    pv.copy_(p.reshape({-1}));
+    p.set_data(pv.view(p.sizes()));
+    p.mutable_grad() = grads_.slice(0, off, off + n).view(p.sizes());
+    off += n;
+  }
+}
+
+void FlatAdam::zero_grad() { grads_.zero_(); }
+
+void FlatAdam::step() {
+  ++step_;
+  const double b1 = options.beta1(), b2 = options.beta2();
+  const double bc1 = 1 - std::pow(b1, static_cast<double>(step_));
+  const double bc2 = 1 - std::pow(b2, static_cast<double>(step_));
+  const float step_size = static_cast<float>(options.lr() / bc1);
+  const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
+  const float eps = static_cast<float>(options.eps());
+  const float fb1 = static_cast<float>(b1), fb2 = static_cast<float>(b2);
+  if (params_.is_cpu()) {
+    float* __restrict__ p = params_.data_ptr<float>();
+    const float* __restrict__ g = grads_.data_ptr<float>();
+    float* __restrict__ m = m_.data_ptr<float>();
+    float* __restrict__ v = v_.data_ptr<float>();
+    at::parallel_for(0, params_.numel(), 32768, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        float gi = g[i];
+        float mi = fb1 * m[i] + (1 - fb1) * gi;
+        float vi = fb2 * v[i] + (1 - fb2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+      }
+    });
+  } else {
+    torch::NoGradGuard no_grad;
+    m_.mul_(b1).add_(grads_, 1 - b1);
+    v_.mul_(b2).addcmul_(grads_, grads_, 1 - b2);
+    params_.addcdiv_(m_, v_.sqrt().mul_(inv_sqrt_bc2).add_(eps), -step_size);
+  }
+}
+
+void FlatAdam::save(torch::serialize::OutputArchive& a) const {
+  a.write("m", m_);
+  a.write("v", v_);
+  a.write("step", c10::IValue(step_));
+}
+
+void FlatAdam::load(torch::serialize::InputArchive& a) {
+  torch::Tensor m, v;
+  a.read("m", m);
+  a.read("v", v);
+  require(m.numel() == m_.numel() && v.numel() == v_.numel(),
+          "optimizer state holds " + std::to_string(m.numel()) + " values but the model has " +
+              std::to_string(m_.numel()) + " parameters; the checkpoint is from a different model");
+  m_.copy_(m);
+  v_.copy_(v);
+  c10::IValue s;
+  a.read("step", s);
+  step_ = s.toInt();
+}
+
+}  // namespace latentlab
