@@ -4,6 +4,7 @@
 #include <array>
 
 #include "common.h"
+#include "test_paths.h"
 #include "latentlab/io.h"
 
 namespace latentlab::test {

@@ -1,12 +1,10 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "latentlab/build_config.h"
 #include "latentlab/data.h"
 #include "latentlab/error.h"
 
-#ifndef LATENTLAB_DEFAULT_DATA_ROOT
-#define LATENTLAB_DEFAULT_DATA_ROOT "data"
-#endif
 
 namespace fs = std::filesystem;
 

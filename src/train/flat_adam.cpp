@@ -6,6 +6,8 @@
 #include "latentlab/optim.h"
 
 namespace latentlab {
+void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, float b1, float b2, float step_size,
+                 float inv_sqrt_bc2, float eps);  // adam_kernel.cpp
 
 FlatAdam::FlatAdam(const std::vector<torch::Tensor>& params, FlatAdamOptions opts) : options(opts) {
   TORCH_CHECK(!params.empty(), "FlatAdam: no parameters");
@@ -47,19 +49,12 @@ void FlatAdam::step() {
   const float eps = static_cast<float>(options.eps());
   const float fb1 = static_cast<float>(b1), fb2 = static_cast<float>(b2);
   if (params_.is_cpu()) {
-    float* __restrict__ p = params_.data_ptr<float>();
-    const float* __restrict__ g = grads_.data_ptr<float>();
-    float* __restrict__ m = m_.data_ptr<float>();
-    float* __restrict__ v = v_.data_ptr<float>();
-    at::parallel_for(0, params_.numel(), 32768, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        float gi = g[i];
-        float mi = fb1 * m[i] + (1 - fb1) * gi;
-        float vi = fb2 * v[i] + (1 - fb2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
-      }
+    float* p = params_.data_ptr<float>();
+    const float* g = grads_.data_ptr<float>();
+    float* m = m_.data_ptr<float>();
+    float* v = v_.data_ptr<float>();
+    at::parallel_for(0, params_.numel(), 65536, [&](int64_t begin, int64_t end) {
+      adam_kernel(p + begin, g + begin, m + begin, v + begin, end - begin, fb1, fb2, step_size, inv_sqrt_bc2, eps);
     });
   } else {
     torch::NoGradGuard no_grad;

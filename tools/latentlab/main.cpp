@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "latentlab/build_config.h"
 #include "latentlab/error.h"
 
 int main(int argc, char** argv) {
