@@ -1,0 +1,78 @@
+// FlatAdam: the same update as torch::optim::Adam, on parameters that stay ordinary module parameters.
+#include "common.h"
+#include "latentlab/optim.h"
+
+namespace latentlab::test {
+
+class FlatAdamTest : public Seeded {};
+
+TEST_F(FlatAdamTest, MatchesTorchAdamStepForStep) {
+  torch::nn::Sequential a(torch::nn::Linear(7, 5), torch::nn::Functional(torch::relu), torch::nn::Linear(5, 3));
+  auto b = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(a->clone());
+  torch::optim::Adam ref(a->parameters(), torch::optim::AdamOptions(1e-2));
+  FlatAdam flat(b->parameters(), FlatAdamOptions(1e-2));
+  for (int step = 0; step < 20; ++step) {
+    auto x = torch::randn({4, 7});
+    ref.zero_grad();
+    a->forward(x).pow(2).sum().backward();
+    ref.step();
+    flat.zero_grad();
+    b->forward(x).pow(2).sum().backward();
+    flat.step();
+  }
+  auto pa = a->parameters(), pb = b->parameters();
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::allclose(pa[i], pb[i], 1e-5, 1e-6)) << "parameter " << i;
+  EXPECT_EQ(flat.steps(), 20);
+}
+
+TEST_F(FlatAdamTest, ParametersAndGradientsAliasTheFlatBuffers) {
+  torch::nn::Linear lin(3, 2);
+  FlatAdam opt(lin->parameters(), FlatAdamOptions());
+  ASSERT_EQ(opt.flat_params().numel(), 3 * 2 + 2);
+  opt.flat_params().fill_(0.5);
+  EXPECT_EQ(lin->weight.sum().item<float>(), 3.0f);
+  lin->forward(torch::ones({1, 3})).sum().backward();
+  EXPECT_EQ(opt.flat_grads().sum().item<float>(), 3.0f * 2 + 2) << "autograd must accumulate into the flat buffer";
+  opt.zero_grad();
+  EXPECT_EQ(lin->weight.grad().abs().sum().item<float>(), 0.0f);
+}
+
+TEST_F(FlatAdamTest, StateRoundTripContinuesIdentically) {
+  torch::nn::Linear a(4, 4);
+  auto b = std::dynamic_pointer_cast<torch::nn::LinearImpl>(a->clone());
+  FlatAdam oa(a->parameters(), FlatAdamOptions(1e-2)), ob(b->parameters(), FlatAdamOptions(1e-2));
+  auto step = [](torch::nn::Linear& m, FlatAdam& o, const torch::Tensor& x) {
+    o.zero_grad();
+    m->forward(x).pow(2).sum().backward();
+    o.step();
+  };
+  torch::nn::Linear bl(b);
+  auto x1 = torch::randn({2, 4}), x2 = torch::randn({2, 4});
+  step(a, oa, x1);
+  step(bl, ob, x1);
+  torch::serialize::OutputArchive out;
+  oa.save(out);
+  std::stringstream ss;
+  out.save_to(ss);
+  torch::serialize::InputArchive in;
+  in.load_from(ss);
+  ob.load(in);
+  step(a, oa, x2);
+  step(bl, ob, x2);
+  EXPECT_TRUE(torch::equal(a->weight, b->weight));
+  EXPECT_EQ(ob.steps(), 2);
+}
+
+TEST_F(FlatAdamTest, RejectsStateOfAnotherModel) {
+  torch::nn::Linear a(4, 4), b(3, 3);
+  FlatAdam oa(a->parameters(), FlatAdamOptions()), ob(b->parameters(), FlatAdamOptions());
+  torch::serialize::OutputArchive out;
+  oa.save(out);
+  std::stringstream ss;
+  out.save_to(ss);
+  torch::serialize::InputArchive in;
+  in.load_from(ss);
+  EXPECT_ERROR_WITH(ob.load(in), "different model");
+}
+
+}  // namespace latentlab::test
