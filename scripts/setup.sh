@@ -8,6 +8,9 @@ bash "$here/scripts/build.sh"
 out="${LATENTLAB_RUN:-$here/runs/default}"
 if [ -f "$out/model" ]; then
   echo "==> main job: $out already holds a finished run (delete it to train again)"
+elif [ -f "$out/checkpoint" ]; then
+  echo "==> main job: resuming the interrupted run in $out"
+  "$here/build/latentlab" train --resume "$out"
 else
   echo "==> main job: latentlab train --out $out"
   "$here/build/latentlab" train --out "$out" --data-dir "$here/data/mnist"
