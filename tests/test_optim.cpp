@@ -4,7 +4,19 @@
 
 namespace latentlab::test {
 
-class FlatAdamTest : public Seeded {};
+class FlatAdamTest : public Seeded {
+ protected:
+  // Saves `from`'s state and loads it into `to`, through bytes.
+  static void copy_state(const FlatAdam& from, FlatAdam& to) {
+    torch::serialize::OutputArchive out;
+    from.save(out);
+    std::stringstream ss;
+    out.save_to(ss);
+    torch::serialize::InputArchive in;
+    in.load_from(ss);
+    to.load(in);
+  }
+};
 
 TEST_F(FlatAdamTest, MatchesTorchAdamStepForStep) {
   torch::nn::Sequential a(torch::nn::Linear(7, 5), torch::nn::Functional(torch::relu), torch::nn::Linear(5, 3));
@@ -50,13 +62,7 @@ TEST_F(FlatAdamTest, StateRoundTripContinuesIdentically) {
   auto x1 = torch::randn({2, 4}), x2 = torch::randn({2, 4});
   step(a, oa, x1);
   step(bl, ob, x1);
-  torch::serialize::OutputArchive out;
-  oa.save(out);
-  std::stringstream ss;
-  out.save_to(ss);
-  torch::serialize::InputArchive in;
-  in.load_from(ss);
-  ob.load(in);
+  copy_state(oa, ob);
   step(a, oa, x2);
   step(bl, ob, x2);
   EXPECT_TRUE(torch::equal(a->weight, b->weight));
@@ -66,13 +72,7 @@ TEST_F(FlatAdamTest, StateRoundTripContinuesIdentically) {
 TEST_F(FlatAdamTest, RejectsStateOfAnotherModel) {
   torch::nn::Linear a(4, 4), b(3, 3);
   FlatAdam oa(a->parameters(), FlatAdamOptions()), ob(b->parameters(), FlatAdamOptions());
-  torch::serialize::OutputArchive out;
-  oa.save(out);
-  std::stringstream ss;
-  out.save_to(ss);
-  torch::serialize::InputArchive in;
-  in.load_from(ss);
-  EXPECT_ERROR_WITH(ob.load(in), "different model");
+  EXPECT_ERROR_WITH(copy_state(oa, ob), "different model");
 }
 
 }  // namespace latentlab::test

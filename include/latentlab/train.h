@@ -31,6 +31,13 @@ int64_t apply_threads(int64_t threads);
 /// The device named by --device; throws when CUDA is asked for and not available.
 torch::Device resolve_device(const std::string& name);
 
+/// Starts a model or checkpoint archive: format version, kind ("model" or "checkpoint"), settings,
+/// image shape and the model's weights.
+torch::serialize::OutputArchive model_archive(const std::string& kind, const TrainConfig& c, const ImageShape& shape,
+                                              ModelImpl& model);
+/// The bytes of an archive, for atomic_write.
+std::string archive_bytes(torch::serialize::OutputArchive& a);
+
 /// Serialises a model (and its config) to the bytes of a `model` file, and back.
 std::string save_model_bytes(const TrainConfig& c, const ImageShape& shape, ModelImpl& model);
 struct LoadedModel {

@@ -41,6 +41,7 @@ torch::Device resolve_device(const std::string& name) {
 
 namespace {
 constexpr int64_t kFormat = 1;
+}  // namespace
 
 std::string archive_bytes(torch::serialize::OutputArchive& a) {
   std::string bytes;
@@ -50,17 +51,22 @@ std::string archive_bytes(torch::serialize::OutputArchive& a) {
   });
   return bytes;
 }
-}  // namespace
 
-std::string save_model_bytes(const TrainConfig& c, const ImageShape& shape, ModelImpl& model) {
+torch::serialize::OutputArchive model_archive(const std::string& kind, const TrainConfig& c, const ImageShape& shape,
+                                              ModelImpl& model) {
   torch::serialize::OutputArchive a;
   a.write("latentlab_format", c10::IValue(kFormat));
-  a.write("kind", c10::IValue(std::string("model")));
+  a.write("kind", c10::IValue(kind));
   a.write("config", c10::IValue(to_json(c).dump()));
   a.write("shape", c10::IValue(std::vector<int64_t>{shape.channels, shape.height, shape.width}));
   torch::serialize::OutputArchive m;
   model.save(m);
   a.write("model", m);
+  return a;
+}
+
+std::string save_model_bytes(const TrainConfig& c, const ImageShape& shape, ModelImpl& model) {
+  auto a = model_archive("model", c, shape, model);
   return archive_bytes(a);
 }
 

@@ -145,26 +145,14 @@ void Trainer::build_optimizers() {
 }
 
 void Trainer::save_checkpoint(int64_t epoch) {
-  torch::serialize::OutputArchive a;
-  a.write("latentlab_format", c10::IValue(int64_t(1)));
-  a.write("kind", c10::IValue(std::string("checkpoint")));
-  a.write("config", c10::IValue(to_json(config_).dump()));
-  a.write("shape", c10::IValue(std::vector<int64_t>{shape_.channels, shape_.height, shape_.width}));
+  auto a = model_archive("checkpoint", config_, shape_, *model_);
   a.write("epoch", c10::IValue(epoch));
-  torch::serialize::OutputArchive m;
-  model_->save(m);
-  a.write("model", m);
   for (size_t i = 0; i < optims_.size(); ++i) {
     torch::serialize::OutputArchive o;
     optims_[i]->save(o);
     a.write("optimizer_" + phases_[i].name, o);
   }
-  std::string bytes;
-  a.save_to([&](const void* d, size_t n) {
-    bytes.append(static_cast<const char*>(d), n);
-    return n;
-  });
-  atomic_write(path_in(config_.out, "checkpoint"), bytes);
+  atomic_write(path_in(config_.out, "checkpoint"), archive_bytes(a));
 }
 
 int64_t Trainer::load_checkpoint() {
