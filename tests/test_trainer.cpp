@@ -109,6 +109,24 @@ TEST_F(TrainerTest, RefusesToOverwriteARunAndToResumeNothing) {
   EXPECT_ERROR_WITH(Trainer(config("empty", 1), quiet()).run(true), "no checkpoint");
 }
 
+TEST_F(TrainerTest, NoCudaGivesAClearError) {
+  auto c = config("gpu", 1);
+  c.device = "cuda";
+  if (torch::cuda::is_available()) GTEST_SKIP() << "CUDA is available here (see CudaTrainsEndToEnd)";
+  EXPECT_ERROR_WITH(Trainer(c, quiet()).run(), "no CUDA device");
+  EXPECT_FALSE(fs::exists(dir / "gpu")) << "refused before any work";
+}
+
+TEST_F(TrainerTest, CudaTrainsEndToEnd) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto c = config("gpu", 3);
+  c.device = "cuda";
+  auto r = Trainer(c, quiet()).run();
+  EXPECT_LT(r.metrics[2]["test_loss"].get<double>(), r.metrics[0]["test_loss"].get<double>());
+  auto loaded = load_run(path("gpu"));
+  EXPECT_EQ(loaded.model->decode(torch::randn({2, c.latent})).sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
+}
+
 TEST_F(TrainerTest, InvalidSettingsAreRejectedBeforeAnyWork) {
   auto c = config("bad", 1);
   c.epochs = 0;

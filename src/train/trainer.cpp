@@ -47,11 +47,11 @@ struct TermSums {
 
 Trainer::Trainer(TrainConfig config, std::FILE* log) : config_(std::move(config)), log_(log) {
   validate(config_);
+  device_ = resolve_device(config_.device);
   if (config_.out.empty()) config_.out = default_run_dir(config_.model);
 }
 
 void Trainer::setup() {
-  device_ = resolve_device(config_.device);
   apply_threads(config_.threads);
   auto t0 = Clock::now();
   train_ = load_idx_dataset(config_.dataset, config_.data_dir, Split::train);
