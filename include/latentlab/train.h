@@ -79,6 +79,7 @@ class Trainer {
   std::FILE* log_;
   torch::Device device_{torch::kCPU};
   Dataset train_, test_;
+  std::unique_ptr<Batcher> train_batches_, test_batches_;
   ImageShape shape_;
   Model model_;
   std::vector<Phase> phases_;

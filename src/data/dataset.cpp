@@ -5,7 +5,6 @@
 #include "latentlab/data.h"
 #include "latentlab/error.h"
 
-
 namespace fs = std::filesystem;
 
 namespace latentlab {

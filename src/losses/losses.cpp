@@ -7,6 +7,7 @@ namespace {
 // elementwise passes of the composed ATen version, forward and backward together.
 struct BceWithLogits : public torch::autograd::Function<BceWithLogits> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& l, const torch::Tensor& t) {
+    TORCH_CHECK(!t.requires_grad(), "bce_with_logits_per_image: the target must not require a gradient");
     ctx->save_for_backward({l, t});
     return torch::softplus(l).sum(1) - (l * t).sum(1);
   }

@@ -23,7 +23,6 @@ std::string path_in(const std::string& dir, const std::string& name) { return (f
 struct TermSums {
   std::vector<std::string> names;
   std::vector<torch::Tensor> sums;
-  int64_t count = 0;
   // Adds the phase's loss as `loss_name` and each term as `term_prefix` + its name.
   void add(const LossTerms& l, int64_t n, const std::string& loss_name, const std::string& term_prefix) {
     auto add_one = [&](const std::string& name, const torch::Tensor& v) {
@@ -60,6 +59,9 @@ void Trainer::setup() {
                config_.dataset.c_str(), (long long)train_.size(), (long long)test_.size(),
                (long long)train_.channels(), (long long)train_.height(), (long long)train_.width(), seconds_since(t0));
   shape_ = {train_.channels(), train_.height(), train_.width()};
+  // Built once: on CUDA they copy the dataset to the device.
+  train_batches_ = std::make_unique<Batcher>(train_, config_.batch_size, true, device_);
+  test_batches_ = std::make_unique<Batcher>(test_, 1000, false, device_);
   torch::manual_seed(config_.seed);
   model_ = ModelRegistry::create(config_, shape_);
   model_->to(device_);
@@ -71,7 +73,7 @@ void Trainer::setup() {
 
 nlohmann::json Trainer::train_epoch(int64_t epoch) {
   torch::manual_seed(epoch_seed(config_.seed, epoch));
-  Batcher batcher(train_, config_.batch_size, true, device_);
+  Batcher& batcher = *train_batches_;
   batcher.start_epoch(at::detail::getDefaultCPUGenerator());
   model_->train();
   TermSums sums;
@@ -112,7 +114,7 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
 nlohmann::json Trainer::evaluate() {
   torch::NoGradGuard no_grad;
   model_->eval();
-  Batcher batcher(test_, 1000, false, device_);
+  Batcher& batcher = *test_batches_;
   TermSums sums;
   for (int64_t b = 0; b < batcher.batches(); ++b) {
     torch::Tensor x = batcher.batch(b);
@@ -193,8 +195,9 @@ TrainResult Trainer::run(bool resume) {
   fs::create_directories(config_.out);
   setup();
   int64_t start = 0;
-  if (!resume) build_optimizers();
-  if (resume) {
+  if (!resume) {
+    build_optimizers();
+  } else {
     start = load_checkpoint();
     // Keep the metrics of the epochs the checkpoint holds.
     std::ifstream in(path_in(config_.out, "metrics.jsonl"));
