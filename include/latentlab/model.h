@@ -49,6 +49,8 @@ class ModelImpl : public torch::nn::Module {
   virtual torch::Tensor sample_prior(int64_t n, const torch::TensorOptions& opts) const;
   /// Decodes codes to images in [0, 1].
   virtual torch::Tensor decode(const torch::Tensor& z) = 0;
+  /// Called by the trainer before each epoch (1-based), for schedules such as KL warm-up.
+  virtual void set_epoch(int64_t epoch) {}
   /// Reconstructs images in [0, 1]; models that cannot throw latentlab::Error.
   virtual torch::Tensor reconstruct(const torch::Tensor& x);
   virtual bool can_reconstruct() const { return false; }
@@ -60,9 +62,12 @@ using Model = std::shared_ptr<ModelImpl>;
 class ModelRegistry {
  public:
   using Factory = std::function<Model(const TrainConfig&, const ImageShape&)>;
-  static bool add(const std::string& name, const std::string& summary, Factory f);
+  /// `defaults` holds the settings the model picks when they are left unset (batch_size, hidden, loss).
+  static bool add(const std::string& name, const std::string& summary, nlohmann::json defaults, Factory f);
   static bool has(const std::string& name);
-  /// Builds the model named by c.model; throws latentlab::Error for an unknown name or bad options.
+  static const nlohmann::json& defaults(const std::string& name);
+  /// Builds the model named by c.model (its defaults filled in); throws latentlab::Error for an unknown
+  /// name or bad options.
   static Model create(const TrainConfig& c, const ImageShape& shape);
   static std::vector<std::pair<std::string, std::string>> list();  ///< names with one-line summaries
   static std::string names_joined();

@@ -11,6 +11,8 @@ namespace latentlab {
 enum class Activation { relu, leaky_relu, elu, tanh, sigmoid, identity };
 Activation parse_activation(const std::string& name);
 torch::Tensor apply_activation(const torch::Tensor& x, Activation a);
+/// The derivative of the activation at pre-activation x, elementwise.
+torch::Tensor activation_derivative(const torch::Tensor& x, Activation a);
 
 struct MlpOptions {
   MlpOptions(int64_t in_features, std::vector<int64_t> hidden, int64_t out_features)
@@ -34,6 +36,12 @@ class MlpImpl : public torch::nn::Cloneable<MlpImpl> {
   explicit MlpImpl(MlpOptions options);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
+  /// The forward pass (output before `out_act`) and, per sample, the squared Frobenius norm of the
+  /// Jacobian of out_act(output[:, :rows]) with respect to the input: J = D_L W_L ... D_1 W_1 built
+  /// from the output end in closed form (about `rows` times the cost of the forward pass), and
+  /// differentiable, for the contractive penalty. Not with dropout.
+  std::pair<torch::Tensor, torch::Tensor> forward_with_jacobian(const torch::Tensor& x, int64_t rows, Activation out_act);
+  Activation activation() const { return act_; }
   MlpOptions options;
   std::vector<torch::nn::Linear> layers;
 

@@ -8,6 +8,7 @@ namespace latentlab {
 namespace {
 struct Entry {
   std::string summary;
+  nlohmann::json defaults;
   ModelRegistry::Factory factory;
 };
 std::map<std::string, Entry>& table() {
@@ -24,9 +25,14 @@ torch::Tensor ModelImpl::reconstruct(const torch::Tensor&) {
   throw Error("model " + kind() + " does not reconstruct images (it has no encoder)");
 }
 
-bool ModelRegistry::add(const std::string& name, const std::string& summary, Factory f) {
-  table()[name] = {summary, std::move(f)};
+bool ModelRegistry::add(const std::string& name, const std::string& summary, nlohmann::json defaults, Factory f) {
+  table()[name] = {summary, std::move(defaults), std::move(f)};
   return true;
+}
+
+const nlohmann::json& ModelRegistry::defaults(const std::string& name) {
+  require(has(name), "--model " + name + ": unknown model; choose one of " + names_joined());
+  return table().at(name).defaults;
 }
 
 bool ModelRegistry::has(const std::string& name) {
@@ -36,7 +42,10 @@ bool ModelRegistry::has(const std::string& name) {
 
 Model ModelRegistry::create(const TrainConfig& c, const ImageShape& shape) {
   require(has(c.model), "--model " + c.model + ": unknown model; choose one of " + names_joined());
-  return table().at(c.model).factory(c, shape);
+  TrainConfig filled = c;
+  apply_model_defaults(filled);
+  validate(filled);
+  return table().at(c.model).factory(filled, shape);
 }
 
 std::vector<std::pair<std::string, std::string>> ModelRegistry::list() {

@@ -7,9 +7,24 @@ namespace latentlab {
 
 VaeImpl::VaeImpl(VaeOptions opts) : options(std::move(opts)) {
   TORCH_CHECK(options.latent() > 0, "VAE: latent size must be positive");
+  TORCH_CHECK(options.likelihood() == "bce" || options.likelihood() == "mse", "VAE: likelihood must be bce or mse");
+  TORCH_CHECK(options.beta() >= 0 && options.kl_warmup() >= 0, "VAE: beta and kl_warmup must be non-negative");
   std::vector<int64_t> rev(options.hidden().rbegin(), options.hidden().rend());
-  encoder = register_module("encoder", Mlp(MlpOptions(options.shape().pixels(), options.hidden(), 2 * options.latent())));
-  decoder = register_module("decoder", Mlp(MlpOptions(options.latent(), rev, options.shape().pixels())));
+  auto mlp = [&](int64_t in, std::vector<int64_t> hidden, int64_t out) {
+    return Mlp(MlpOptions(in, std::move(hidden), out).activation(options.activation()).dropout(options.dropout()));
+  };
+  encoder = register_module("encoder", mlp(options.shape().pixels(), options.hidden(), 2 * options.latent()));
+  decoder = register_module("decoder", mlp(options.latent(), rev, options.shape().pixels()));
+  set_epoch(1);
+}
+
+void VaeImpl::set_epoch(int64_t epoch) {
+  double ramp = options.kl_warmup() > 0 ? std::min(1.0, double(epoch) / double(options.kl_warmup())) : 1.0;
+  kl_weight_ = options.beta() * ramp;
+}
+
+torch::Tensor VaeImpl::recon_per_image(const torch::Tensor& logits, const torch::Tensor& x) const {
+  return options.likelihood() == "bce" ? bce_with_logits_per_image(logits, x) : sse_per_image(torch::sigmoid(logits), x);
 }
 
 std::vector<Phase> VaeImpl::phases() { return {{"vae", parameters(), 1}}; }
@@ -30,19 +45,53 @@ torch::Tensor VaeImpl::decode(const torch::Tensor& z) {
 torch::Tensor VaeImpl::reconstruct(const torch::Tensor& x) { return decode(encode(x).first); }
 
 LossTerms VaeImpl::losses(size_t, const torch::Tensor& x) {
-  auto [mu, logvar] = encode(x);
+  const Regularizers& reg = options.regularizers();
+  auto input = is_training() ? corrupt(x, reg.noise) : x;
+  torch::Tensor mu, logvar, jf2;
+  if (reg.contractive > 0) {
+    auto [h, j] = encoder->forward_with_jacobian(input, options.latent(), Activation::identity);
+    auto parts = h.chunk(2, 1);
+    mu = parts[0];
+    logvar = parts[1];
+    jf2 = j.mean();
+  } else {
+    std::tie(mu, logvar) = encode(input);
+  }
   auto z = mu + torch::randn_like(mu) * (0.5 * logvar).exp();
-  auto recon = bce_with_logits_per_image(decode_logits(z), x).mean();
+  auto recon = recon_per_image(decode_logits(z), x).mean();
   auto kl = kl_std_normal_per_image(mu, logvar).mean();
-  return {recon + kl, {{"recon", recon}, {"kl", kl}}};
+  LossTerms l{kl_weight_ == 1.0 ? recon + kl : recon + kl_weight_ * kl, {{"recon", recon}, {"kl", kl}}};
+  reg.add_code_penalties(l, mu);
+  if (jf2.defined()) {
+    l.loss = l.loss + reg.contractive * jf2;
+    l.terms.emplace_back("contractive", jf2);
+  }
+  return l;
 }
 
-LossTerms VaeImpl::eval_losses(const torch::Tensor& x) { return losses(0, x); }
+LossTerms VaeImpl::eval_losses(const torch::Tensor& x) {
+  auto [mu, logvar] = encode(x);
+  auto z = mu + torch::randn_like(mu) * (0.5 * logvar).exp();
+  auto logits = decode_logits(z);
+  auto recon = recon_per_image(logits, x).mean();
+  auto kl = kl_std_normal_per_image(mu, logvar).mean();
+  auto mse = sse_per_image(torch::sigmoid(logits), x).mean() / static_cast<double>(options.shape().pixels());
+  return {recon + kl, {{"recon", recon}, {"kl", kl}, {"mse", mse}}};
+}
 
 void register_vae() {
-  ModelRegistry::add("vae", "the seeds' VAE: MLP encoder to mean/log-variance, BCE + KL to N(0, I)",
+  ModelRegistry::add("vae", "the seeds' VAE: MLP encoder to mean/log-variance, BCE + KL to N(0, I); --beta, --kl-warmup",
+                     {{"batch_size", 128}, {"hidden", {400}}, {"loss", "bce"}},
                      [](const TrainConfig& c, const ImageShape& shape) -> Model {
-                       return std::make_shared<VaeImpl>(VaeOptions(shape).hidden(c.hidden).latent(c.latent));
+                       return std::make_shared<VaeImpl>(VaeOptions(shape)
+                                                            .hidden(c.hidden)
+                                                            .latent(c.latent)
+                                                            .activation(c.activation)
+                                                            .likelihood(c.loss)
+                                                            .dropout(c.dropout)
+                                                            .beta(c.beta)
+                                                            .kl_warmup(c.kl_warmup)
+                                                            .regularizers(Regularizers(c)));
                      });
 }
 

@@ -25,6 +25,21 @@ torch::Tensor apply_activation(const torch::Tensor& x, Activation a) {
   return x;
 }
 
+torch::Tensor activation_derivative(const torch::Tensor& x, Activation a) {
+  switch (a) {
+    case Activation::relu: return (x > 0).to(x.dtype());
+    case Activation::leaky_relu: return torch::where(x > 0, torch::ones_like(x), torch::full_like(x, 0.2));
+    case Activation::elu: return torch::where(x > 0, torch::ones_like(x), x.exp());
+    case Activation::tanh: return 1 - torch::tanh(x).pow(2);
+    case Activation::sigmoid: {
+      auto s = torch::sigmoid(x);
+      return s * (1 - s);
+    }
+    case Activation::identity: return torch::ones_like(x);
+  }
+  return torch::ones_like(x);
+}
+
 MlpImpl::MlpImpl(MlpOptions options_) : options(std::move(options_)) { reset(); }
 
 void MlpImpl::reset() {
@@ -52,6 +67,29 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
     }
   }
   return h;
+}
+
+}  // namespace latentlab
+
+namespace latentlab {
+
+std::pair<torch::Tensor, torch::Tensor> MlpImpl::forward_with_jacobian(const torch::Tensor& x, int64_t rows,
+                                                                      Activation out_act) {
+  TORCH_CHECK(options.dropout() == 0 || !is_training(), "Mlp: the Jacobian is not defined with dropout");
+  TORCH_CHECK(rows > 0 && rows <= options.out_features(), "Mlp: Jacobian rows out of range");
+  torch::Tensor h = x.reshape({x.size(0), -1});
+  std::vector<torch::Tensor> pre;
+  for (size_t i = 0; i + 1 < layers.size(); ++i) {
+    pre.push_back(layers[i]->forward(h));
+    h = apply_activation(pre.back(), act_);
+  }
+  torch::Tensor out = layers.back()->forward(h);
+  // A = D_out W_L, then A <- (A * d_i) W_i down to the input.
+  auto d_out = activation_derivative(out.slice(1, 0, rows), out_act);
+  auto A = d_out.unsqueeze(2) * layers.back()->weight.slice(0, 0, rows).unsqueeze(0);
+  for (size_t i = pre.size(); i-- > 0;)
+    A = torch::matmul(A * activation_derivative(pre[i], act_).unsqueeze(1), layers[i]->weight);
+  return {out, A.pow(2).sum({1, 2})};
 }
 
 }  // namespace latentlab

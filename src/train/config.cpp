@@ -1,16 +1,20 @@
 #include "latentlab/config.h"
 
+#include <cmath>
 #include <fstream>
 
 #include "latentlab/data.h"
 #include "latentlab/error.h"
 #include "latentlab/model.h"
+#include "latentlab/nn.h"
+#include "latentlab/regularizers.h"
 
 namespace latentlab {
 
 #define LATENTLAB_CONFIG_FIELDS(X) \
   X(model) X(dataset) X(data_dir) X(epochs) X(batch_size) X(lr) X(seed) X(threads) X(device) X(out) \
-  X(hidden) X(latent) X(image_every) X(grid_images)
+  X(hidden) X(latent) X(activation) X(loss) X(noise) X(l1) X(sparsity) X(contractive) X(dropout) X(beta) \
+  X(kl_warmup) X(image_every) X(grid_images)
 
 nlohmann::json to_json(const TrainConfig& c) {
   nlohmann::json j;
@@ -57,6 +61,15 @@ TrainConfig load_config(const std::string& path, TrainConfig base) {
   return config_from_json(j, std::move(base), path);
 }
 
+void apply_model_defaults(TrainConfig& c) {
+  require(ModelRegistry::has(c.model),
+          "--model " + c.model + ": unknown model; choose one of " + ModelRegistry::names_joined());
+  const nlohmann::json& d = ModelRegistry::defaults(c.model);
+  if (c.batch_size == 0) c.batch_size = d.value("batch_size", int64_t(128));
+  if (c.hidden.empty()) c.hidden = d.value("hidden", std::vector<int64_t>{400});
+  if (c.loss.empty()) c.loss = d.value("loss", std::string("bce"));
+}
+
 void validate(const TrainConfig& c) {
   require(ModelRegistry::has(c.model),
           "--model " + c.model + ": unknown model; choose one of " + ModelRegistry::names_joined());
@@ -66,12 +79,24 @@ void validate(const TrainConfig& c) {
   for (const auto& n : dataset_names()) ds += (ds.empty() ? "" : ", ") + n;
   require(ds_ok, "--dataset " + c.dataset + ": unknown dataset; choose one of " + ds);
   require(c.epochs >= 1, "--epochs must be at least 1 (got " + std::to_string(c.epochs) + ")");
-  require(c.batch_size >= 1, "--batch-size must be at least 1 (got " + std::to_string(c.batch_size) + ")");
+  require(c.batch_size >= 0, "--batch-size must be at least 1, or 0 for the model's default (got " +
+                                 std::to_string(c.batch_size) + ")");
   require(c.lr > 0 && c.lr < 10, "--lr must be in (0, 10) (got " + std::to_string(c.lr) + ")");
   require(c.threads >= 0 && c.threads <= 1024, "--threads must be 0 (all cores) or a positive count");
   require(c.device == "cpu" || c.device == "cuda", "--device " + c.device + ": choose cpu or cuda");
   require(c.latent >= 1 && c.latent <= 100000, "--latent must be a positive size");
   for (auto h : c.hidden) require(h >= 1 && h <= 1000000, "--hidden sizes must be positive");
+  parse_activation(c.activation);
+  require(c.loss.empty() || c.loss == "bce" || c.loss == "mse", "--loss " + c.loss + ": choose bce or mse");
+  parse_noise(c.noise);
+  parse_sparsity(c.sparsity);
+  require(c.l1 >= 0 && std::isfinite(c.l1), "--l1 must be a non-negative weight");
+  require(c.contractive >= 0 && std::isfinite(c.contractive), "--contractive must be a non-negative weight");
+  require(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1)");
+  require(!(c.contractive > 0 && c.dropout > 0),
+          "--contractive and --dropout cannot be combined (the penalty is the Jacobian of the deterministic encoder)");
+  require(c.beta >= 0 && std::isfinite(c.beta), "--beta must be a non-negative weight");
+  require(c.kl_warmup >= 0, "--kl-warmup must be 0 (off) or a number of epochs");
   require(c.image_every >= 1, "--image-every must be at least 1");
   require(c.grid_images >= 1 && c.grid_images <= 4096, "--grid-images must be in [1, 4096]");
 }

@@ -45,6 +45,7 @@ struct TermSums {
 }  // namespace
 
 Trainer::Trainer(TrainConfig config, std::FILE* log) : config_(std::move(config)), log_(log) {
+  apply_model_defaults(config_);
   validate(config_);
   device_ = resolve_device(config_.device);
   if (config_.out.empty()) config_.out = default_run_dir(config_.model);
@@ -73,6 +74,7 @@ void Trainer::setup() {
 
 nlohmann::json Trainer::train_epoch(int64_t epoch) {
   torch::manual_seed(epoch_seed(config_.seed, epoch));
+  model_->set_epoch(epoch);
   Batcher& batcher = *train_batches_;
   batcher.start_epoch(at::detail::getDefaultCPUGenerator());
   model_->train();

@@ -31,14 +31,23 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
   add("--dataset", "dataset", c.dataset, "mnist | fashion-mnist");
   add("--data-dir", "data_dir", c.data_dir, "folder with the four IDX files (plain or .gz); default: the dataset's own");
   add("--epochs", "epochs", c.epochs, "training epochs");
-  add("--batch-size", "batch_size", c.batch_size, "mini-batch size");
+  add("--batch-size", "batch_size", c.batch_size, "mini-batch size (0: the model's default: vae 128, ae 32)");
   add("--lr", "lr", c.lr, "Adam learning rate");
   add("--seed", "seed", c.seed, "seed of initialisation, shuffling and sampling");
   add("--threads", "threads", c.threads, "CPU threads (0: all cores)");
   add("--device", "device", c.device, "cpu | cuda");
   add("--out", "out", c.out, "run folder (default: runs/<model>-<date-time>)");
-  add("--hidden", "hidden", c.hidden, "hidden layer sizes, comma separated")->delimiter(',');
+  add("--hidden", "hidden", c.hidden, "encoder hidden sizes, comma separated (default: vae 400, ae 256,64)")->delimiter(',');
   add("--latent", "latent", c.latent, "code size");
+  add("--activation", "activation", c.activation, "relu | leaky_relu | elu | tanh | sigmoid");
+  add("--loss", "loss", c.loss, "reconstruction loss bce | mse (default: vae bce, ae mse)");
+  add("--noise", "noise", c.noise, "denoising: gaussian:<sigma> | masking:<p> | salt-pepper:<p>");
+  add("--l1", "l1", c.l1, "weight of the L1 penalty on the code (sparse AE)");
+  add("--sparsity", "sparsity", c.sparsity, "<rho>:<weight>: KL sparsity penalty toward mean activation rho");
+  add("--contractive", "contractive", c.contractive, "weight of the encoder's squared Jacobian norm (contractive AE)");
+  add("--dropout", "dropout", c.dropout, "dropout probability on hidden layers, training only");
+  add("--beta", "beta", c.beta, "weight of the KL term (beta-VAE)");
+  add("--kl-warmup", "kl_warmup", c.kl_warmup, "epochs over which the KL weight rises to --beta (0: off)");
   add("--image-every", "image_every", c.image_every, "write image grids every N epochs");
   add("--grid-images", "grid_images", c.grid_images, "images in each samples grid");
 }

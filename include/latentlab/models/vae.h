@@ -3,6 +3,7 @@
 // sample, MLP decoder to Bernoulli logits; loss = BCE summed over pixels + analytic KL to N(0, I).
 #include "latentlab/model.h"
 #include "latentlab/nn.h"
+#include "latentlab/regularizers.h"
 
 namespace latentlab {
 
@@ -14,6 +15,19 @@ struct VaeOptions {
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{400};
   /// Code size. Default: 20.
   TORCH_ARG(int64_t, latent) = 20;
+  /// Hidden-layer activation. Default: relu.
+  TORCH_ARG(std::string, activation) = "relu";
+  /// Likelihood of the decoder: "bce" (Bernoulli, from logits) or "mse" (Gaussian: summed squared
+  /// error of the sigmoid output). Default: bce.
+  TORCH_ARG(std::string, likelihood) = "bce";
+  /// Dropout on hidden layers. Default: 0.
+  TORCH_ARG(double, dropout) = 0.0;
+  /// Weight of the KL term (beta-VAE). Default: 1.
+  TORCH_ARG(double, beta) = 1.0;
+  /// Epochs over which the KL weight rises linearly to beta; 0: off. Default: 0.
+  TORCH_ARG(int64_t, kl_warmup) = 0;
+  /// Input noise and penalties on the mean code. Default: none.
+  TORCH_ARG(Regularizers, regularizers) = {};
 };
 
 class VaeImpl : public ModelImpl {
@@ -22,7 +36,11 @@ class VaeImpl : public ModelImpl {
   std::string kind() const override { return "vae"; }
   std::vector<Phase> phases() override;
   LossTerms losses(size_t phase, const torch::Tensor& x) override;
+  /// Test terms: recon, kl (unweighted: loss is the negative ELBO) and mse per pixel.
   LossTerms eval_losses(const torch::Tensor& x) override;
+  void set_epoch(int64_t epoch) override;
+  /// The current weight of the KL term (beta, scaled during warm-up).
+  double kl_weight() const { return kl_weight_; }
   int64_t latent_dim() const override { return options.latent(); }
   torch::Tensor decode(const torch::Tensor& z) override;
   torch::Tensor reconstruct(const torch::Tensor& x) override;
@@ -35,6 +53,11 @@ class VaeImpl : public ModelImpl {
 
   VaeOptions options;
   Mlp encoder{nullptr}, decoder{nullptr};
+
+ private:
+  /// Reconstruction term per image (in nats for bce) from decoder logits.
+  torch::Tensor recon_per_image(const torch::Tensor& logits, const torch::Tensor& x) const;
+  double kl_weight_ = 1.0;
 };
 
 }  // namespace latentlab

@@ -1,0 +1,41 @@
+#pragma once
+// The plain MLP autoencoder of the seeds (784-256-64-20, ReLU, sigmoid output, MSE) with every
+// regulariser: denoising (--noise), L1 and KL sparsity on the code, contractive, dropout.
+#include "latentlab/model.h"
+#include "latentlab/nn.h"
+#include "latentlab/regularizers.h"
+
+namespace latentlab {
+
+class AutoencoderImpl : public ModelImpl {
+ public:
+  /// Reads shape, hidden, latent, activation, loss, dropout and the regularisers from `c`.
+  AutoencoderImpl(const TrainConfig& c, ImageShape shape);
+  std::string kind() const override { return "ae"; }
+  std::vector<Phase> phases() override { return {{"ae", parameters(), 1}}; }
+  /// Terms: "mse" or "bce" (mean per pixel, as the seeds' nn.MSELoss), then the active penalties.
+  LossTerms losses(size_t phase, const torch::Tensor& x) override;
+  LossTerms eval_losses(const torch::Tensor& x) override;
+  int64_t latent_dim() const override { return latent_; }
+  torch::Tensor decode(const torch::Tensor& z) override;
+  torch::Tensor reconstruct(const torch::Tensor& x) override { return decode(encode(x)); }
+  bool can_reconstruct() const override { return true; }
+
+  /// The code: the encoder's last layer through the hidden activation (ReLU in the seed).
+  torch::Tensor encode(const torch::Tensor& x);
+  /// The decoder's output before the sigmoid.
+  torch::Tensor decode_logits(const torch::Tensor& z) { return decoder->forward(z); }
+
+  Mlp encoder{nullptr}, decoder{nullptr};
+
+ private:
+  ImageShape shape_;
+  int64_t latent_;
+  bool bce_;
+  Regularizers reg_;
+};
+
+/// Reconstruction error per image as the mean over pixels: MSE of sigmoid(logits), or BCE from logits.
+torch::Tensor reconstruction_per_pixel(const torch::Tensor& logits, const torch::Tensor& x, bool bce);
+
+}  // namespace latentlab
