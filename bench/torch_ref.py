@@ -48,7 +48,21 @@ class VAE(nn.Module):
         return recon + kl
 
 
-MODELS = {'vae': VAE}
+class AE(nn.Module):
+    """The seeds' AE: 784-256-64-20 with ReLU (code included), mirrored decoder, sigmoid, MSE (mean)."""
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 64), nn.ReLU(),
+                                     nn.Linear(64, 20), nn.ReLU())
+        self.decoder = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 256), nn.ReLU(),
+                                     nn.Linear(256, 784), nn.Sigmoid())
+
+    def loss(self, x):
+        x = x.view(x.size(0), -1)
+        return F.mse_loss(self.decoder(self.encoder(x)), x)
+
+
+MODELS = {'vae': VAE, 'ae': AE}
 
 
 def main():

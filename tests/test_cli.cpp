@@ -40,6 +40,11 @@ TEST_F(Cli, InvalidFlagsFailWithAMessageAndNoRunFolder) {
       {"train --epochs ten", "--epochs"},
       {"train --frobnicate 1", "frobnicate"},
       {"train --data-dir /nonexistent/dir", "fetch_data.sh"},
+      {"train --model ae --noise pink:0.1", "unknown noise"},
+      {"train --model ae --contractive 0.1 --dropout 0.1", "cannot be combined"},
+      {"train --sparsity 2:1", "rho must be in (0, 1)"},
+      {"train --loss hinge", "choose bce or mse"},
+      {"train --beta -1", "--beta"},
   };
   for (const auto& c : cases) {
     auto r = run_cli(c.args + " --out " + path("run"));
@@ -96,6 +101,20 @@ TEST_F(Cli, TrainSampleReconstructResume) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("resuming"), std::string::npos);
   EXPECT_TRUE(fs::exists(path("run/samples-2.png")));
+}
+
+TEST_F(Cli, AutoencoderWithRegularisersEndToEnd) {
+  write_tiny_mnist(dir / "data", 128, 32);
+  auto r = run_cli("train --model ae --epochs 1 --threads 1 --noise salt-pepper:0.1 --l1 0.001 --data-dir " + path("data") +
+                   " --out " + path("ae"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto cfg = nlohmann::json::parse(read_file(path("ae/config.json")));
+  EXPECT_EQ(cfg["batch_size"], 32) << "the model's default is saved concretely";
+  EXPECT_EQ(cfg["hidden"], (std::vector<int64_t>{256, 64}));
+  auto m = nlohmann::json::parse(read_file(path("ae/metrics.jsonl")));
+  EXPECT_TRUE(m.contains("train_l1") && m.contains("test_mse")) << m.dump();
+  r = run_cli("reconstruct " + path("ae") + " -n 4 -o " + path("r.png"));
+  EXPECT_EQ(r.code, 0) << r.output;
 }
 
 TEST_F(Cli, MissingRunFolder) {

@@ -86,6 +86,40 @@ TEST_F(Vae, AStepChangesEveryWeightAndLowersTheLossOnAFixedBatch) {
   EXPECT_LT(last, first * 0.9);
 }
 
+TEST_F(Vae, BetaWarmUpAndGaussianLikelihood) {
+  TrainConfig c;
+  c.hidden = {16};
+  c.latent = 3;
+  c.beta = 4;
+  c.kl_warmup = 4;
+  auto m = std::dynamic_pointer_cast<VaeImpl>(ModelRegistry::create(c, ImageShape{1, 28, 28}));
+  m->set_epoch(1);
+  EXPECT_DOUBLE_EQ(m->kl_weight(), 1.0);
+  m->set_epoch(2);
+  EXPECT_DOUBLE_EQ(m->kl_weight(), 2.0);
+  m->set_epoch(9);
+  EXPECT_DOUBLE_EQ(m->kl_weight(), 4.0);
+  auto x = torch::rand({4, 1, 28, 28});
+  auto l = m->losses(0, x);
+  EXPECT_NEAR(l.loss.item<double>(), (l.terms[0].second + 4 * l.terms[1].second).item<double>(), 1e-3);
+  // the test loss stays the negative ELBO, whatever beta is
+  auto e = m->eval_losses(x);
+  EXPECT_NEAR(e.loss.item<double>(), (e.terms[0].second + e.terms[1].second).item<double>(), 1e-3);
+  EXPECT_EQ(e.terms[2].first, "mse");
+
+  c.loss = "mse";
+  c.beta = 1;
+  c.kl_warmup = 0;
+  auto g = std::dynamic_pointer_cast<VaeImpl>(ModelRegistry::create(c, ImageShape{1, 28, 28}));
+  torch::manual_seed(5);
+  auto lg = g->losses(0, x);
+  torch::manual_seed(5);
+  auto [mu, logvar] = g->encode(x);
+  auto z = mu + torch::randn_like(mu) * (0.5 * logvar).exp();
+  double sse = (torch::sigmoid(g->decode_logits(z)) - x.reshape({4, -1})).pow(2).sum().item<double>() / 4;
+  EXPECT_NEAR(lg.terms[0].second.item<double>(), sse, 1e-3);
+}
+
 TEST_F(Vae, ModelFileRoundTrip) {
   TrainConfig c;
   c.hidden = {16};
