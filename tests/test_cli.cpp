@@ -115,6 +115,31 @@ TEST_F(Cli, AutoencoderWithRegularisersEndToEnd) {
   EXPECT_TRUE(m.contains("train_l1") && m.contains("test_mse")) << m.dump();
   r = run_cli("reconstruct " + path("ae") + " -n 4 -o " + path("r.png"));
   EXPECT_EQ(r.code, 0) << r.output;
+
+  r = run_cli("eval " + path("ae") + " --noise gaussian:0.2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto ev = nlohmann::json::parse(read_file(path("ae/eval.json")));
+  EXPECT_GT(ev["pca_test_mse"].get<double>(), 0);
+  EXPECT_NE(r.output.find("noisy_test_mse"), std::string::npos) << r.output;
+  r = run_cli("eval " + path("ae") + " --noise pink:1");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("unknown noise"), std::string::npos) << r.output;
+
+  r = run_cli("encode " + path("ae") + " -o " + path("codes.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_file(path("codes.npy")).find("'shape': (32,20)"), std::string::npos);
+  EXPECT_NE(read_file(path("codes-labels.npy")).find("'descr': '<i8', 'fortran_order': False, 'shape': (32,)"),
+            std::string::npos);
+  r = run_cli("encode " + path("ae") + " -o " + path("codes.txt"));
+  EXPECT_NE(r.code, 0);
+
+  r = run_cli("pca --data-dir " + path("data") + " --dim 5 -o " + path("pca.png"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("test_mse"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file(path("pca.png")).substr(1, 3), "PNG");
+  r = run_cli("pca --data-dir " + path("data") + " --dim 0");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--dim must be in"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, MissingRunFolder) {

@@ -21,6 +21,11 @@ torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = 8, int64_t p
 /// Writes images [n, C, H, W] in [0, 1] as a PNG grid (atomically).
 void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t nrow = 8);
 
+/// Writes inputs x over their reconstructions y ([n, C, H, W] each) as a PNG grid: each row of
+/// `per_row` inputs sits above the row of their reconstructions (missing places stay black).
+void write_reconstruction_grid(const std::string& path, const torch::Tensor& x, const torch::Tensor& y,
+                               int64_t per_row = 8);
+
 /// Writes a tensor as a NumPy .npy file (float32, int64 or uint8; C order), atomically.
 void write_npy(const std::string& path, const torch::Tensor& t);
 

@@ -54,6 +54,10 @@ class ModelImpl : public torch::nn::Module {
   /// Reconstructs images in [0, 1]; models that cannot throw latentlab::Error.
   virtual torch::Tensor reconstruct(const torch::Tensor& x);
   virtual bool can_reconstruct() const { return false; }
+  /// The code of images x (the mean for a VAE), [b, latent_dim()]; models without an encoder throw.
+  virtual torch::Tensor code(const torch::Tensor& x);
+  /// Per image, the squared Frobenius norm of d code / d x; models without an MLP encoder throw.
+  virtual torch::Tensor code_jacobian_sq(const torch::Tensor& x);
 };
 using Model = std::shared_ptr<ModelImpl>;
 

@@ -25,6 +25,14 @@ torch::Tensor ModelImpl::reconstruct(const torch::Tensor&) {
   throw Error("model " + kind() + " does not reconstruct images (it has no encoder)");
 }
 
+torch::Tensor ModelImpl::code(const torch::Tensor&) {
+  throw Error("model " + kind() + " has no encoder, so it has no codes");
+}
+
+torch::Tensor ModelImpl::code_jacobian_sq(const torch::Tensor&) {
+  throw Error("model " + kind() + " has no MLP encoder whose Jacobian latentlab computes");
+}
+
 bool ModelRegistry::add(const std::string& name, const std::string& summary, nlohmann::json defaults, Factory f) {
   table()[name] = {summary, std::move(defaults), std::move(f)};
   return true;

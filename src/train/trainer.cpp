@@ -131,14 +131,9 @@ void Trainer::write_images(int64_t epoch) {
   torch::NoGradGuard no_grad;
   model_->eval();
   std::string e = std::to_string(epoch);
-  if (model_->can_reconstruct()) {
-    auto r = model_->reconstruct(fixed_x_);
-    // Each row of 8 test images sits over the row of their reconstructions.
-    auto x = fixed_x_.reshape({-1, 8, shape_.channels, shape_.height, shape_.width});
-    auto y = r.reshape_as(x);
-    auto pairs = torch::stack({x, y}, 1).reshape({-1, shape_.channels, shape_.height, shape_.width});
-    write_png_grid(path_in(config_.out, "reconstruction-" + e + ".png"), pairs, 8);
-  }
+  if (model_->can_reconstruct())
+    write_reconstruction_grid(path_in(config_.out, "reconstruction-" + e + ".png"), fixed_x_,
+                              model_->reconstruct(fixed_x_));
   write_png_grid(path_in(config_.out, "samples-" + e + ".png"), model_->decode(fixed_z_), 8);
 }
 

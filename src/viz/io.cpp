@@ -79,6 +79,19 @@ void write_png_grid(const std::string& path, const torch::Tensor& images, int64_
   atomic_write(path, std::string(buf.begin(), buf.end()));
 }
 
+void write_reconstruction_grid(const std::string& path, const torch::Tensor& x, const torch::Tensor& y,
+                               int64_t per_row) {
+  TORCH_CHECK(x.sizes() == y.sizes() && x.dim() == 4, "reconstruction grid: inputs and outputs must match");
+  int64_t n = x.size(0), rows = (n + per_row - 1) / per_row;
+  auto pad = [&](const torch::Tensor& t) {
+    auto out = torch::zeros({rows * per_row, t.size(1), t.size(2), t.size(3)});
+    out.slice(0, 0, n).copy_(t.detach().to(torch::kCPU, torch::kFloat32));
+    return out.reshape({rows, per_row, t.size(1), t.size(2), t.size(3)});
+  };
+  auto pairs = torch::stack({pad(x), pad(y)}, 1).reshape({-1, x.size(1), x.size(2), x.size(3)});
+  write_png_grid(path, pairs, per_row);
+}
+
 void write_npy(const std::string& path, const torch::Tensor& t_in) {
   auto t = t_in.detach().to(torch::kCPU).contiguous();
   std::string descr;

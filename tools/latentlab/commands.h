@@ -8,5 +8,8 @@ void add_train(CLI::App& app);
 void add_sample(CLI::App& app);
 void add_reconstruct(CLI::App& app);
 void add_models(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_pca(CLI::App& app);
+void add_encode(CLI::App& app);
 
 }  // namespace latentlab::cli

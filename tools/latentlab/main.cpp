@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   latentlab::cli::add_sample(app);
   latentlab::cli::add_reconstruct(app);
   latentlab::cli::add_models(app);
+  latentlab::cli::add_eval(app);
+  latentlab::cli::add_pca(app);
+  latentlab::cli::add_encode(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -55,7 +55,7 @@ void add_reconstruct(CLI::App& app) {
     if (std::filesystem::path(a->out).extension() == ".npy") {
       write_npy(a->out, y.contiguous());
     } else {
-      write_png_grid(a->out, torch::cat({x, y}), std::min<int64_t>(x.size(0), 16));
+      write_reconstruction_grid(a->out, x, y);
     }
     std::fprintf(stderr, "wrote %lld reconstructions to %s\n", (long long)x.size(0), a->out.c_str());
   });

@@ -20,6 +20,10 @@ class AutoencoderImpl : public ModelImpl {
   torch::Tensor decode(const torch::Tensor& z) override;
   torch::Tensor reconstruct(const torch::Tensor& x) override { return decode(encode(x)); }
   bool can_reconstruct() const override { return true; }
+  torch::Tensor code(const torch::Tensor& x) override { return encode(x); }
+  torch::Tensor code_jacobian_sq(const torch::Tensor& x) override {
+    return encoder->forward_with_jacobian(x, latent_, encoder->activation()).second;
+  }
 
   /// The code: the encoder's last layer through the hidden activation (ReLU in the seed).
   torch::Tensor encode(const torch::Tensor& x);

@@ -45,6 +45,10 @@ class VaeImpl : public ModelImpl {
   torch::Tensor decode(const torch::Tensor& z) override;
   torch::Tensor reconstruct(const torch::Tensor& x) override;
   bool can_reconstruct() const override { return true; }
+  torch::Tensor code(const torch::Tensor& x) override { return encode(x).first; }
+  torch::Tensor code_jacobian_sq(const torch::Tensor& x) override {
+    return encoder->forward_with_jacobian(x, options.latent(), Activation::identity).second;
+  }
 
   /// Mean and log-variance of q(z | x).
   std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x);

@@ -1,0 +1,64 @@
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "latentlab/error.h"
+#include "latentlab/eval.h"
+
+namespace latentlab {
+
+double reconstruction_mse(const Dataset& d, const std::function<torch::Tensor(const torch::Tensor&)>& f,
+                          const Noise& noise, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(seed);
+  Batcher batches(d, 1000, false);
+  double sum = 0;
+  for (int64_t b = 0; b < batches.batches(); ++b) {
+    auto x = batches.batch(b);
+    auto y = f(corrupt(x, noise));
+    sum += (y.reshape_as(x) - x).pow(2).sum().item<double>();
+  }
+  return sum / static_cast<double>(d.images.numel());
+}
+
+nlohmann::json evaluate_autoencoder(ModelImpl& model, const TrainConfig& c, const Dataset& train, const Dataset& test,
+                                    const AutoencoderEvalOptions& opts) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  auto rec = [&](const torch::Tensor& x) { return model.reconstruct(x); };
+  nlohmann::json j;
+  j["test_mse"] = reconstruction_mse(test, rec);
+  Pca pca = Pca::fit(to_float(train.images), model.latent_dim());
+  j["pca_dim"] = model.latent_dim();
+  j["pca_test_mse"] = reconstruction_mse(test, [&](const torch::Tensor& x) { return pca.reconstruct(x); });
+  std::string noise = opts.noise.empty() ? c.noise : opts.noise;
+  if (!noise.empty()) {
+    Noise n = parse_noise(noise);
+    j["noise"] = noise;
+    j["noisy_test_mse"] = reconstruction_mse(test, rec, n, opts.seed);
+    j["pca_noisy_test_mse"] = reconstruction_mse(test, [&](const torch::Tensor& x) { return pca.reconstruct(x); }, n, opts.seed);
+  }
+  // codes and the encoder's Jacobian over the test set
+  Batcher batches(test, 500, false);
+  double exact = 0, near = 0, jnorm = 0, count = 0;
+  bool has_jacobian = true;
+  for (int64_t b = 0; b < batches.batches(); ++b) {
+    auto x = batches.batch(b);
+    auto z = model.code(x);
+    exact += (z == 0).sum().item<double>();
+    near += (z.abs() < opts.zero_tolerance).sum().item<double>();
+    count += static_cast<double>(z.numel());
+    if (has_jacobian) {
+      try {
+        jnorm += model.code_jacobian_sq(x).sqrt().sum().item<double>();
+      } catch (const Error&) {  // no MLP encoder: no Jacobian figure
+        has_jacobian = false;
+      }
+    }
+  }
+  j["code_exact_zero_fraction"] = exact / count;
+  j["code_near_zero_fraction"] = near / count;
+  j["code_zero_tolerance"] = opts.zero_tolerance;
+  if (has_jacobian) j["jacobian_norm"] = jnorm / static_cast<double>(test.size());
+  return j;
+}
+
+}  // namespace latentlab
