@@ -31,10 +31,10 @@ TEST_F(Ae, DefaultsAreTheSeedsSettings) {
   EXPECT_EQ(c.loss, "mse");
   auto m = make(cfg());
   ASSERT_TRUE(m);
-  ASSERT_EQ(m->encoder->layers.size(), 3u);
-  EXPECT_EQ(m->encoder->layers[0]->weight.sizes(), (std::vector<int64_t>{256, 784}));
-  EXPECT_EQ(m->encoder->layers[2]->weight.sizes(), (std::vector<int64_t>{20, 64}));
-  EXPECT_EQ(m->decoder->layers[2]->weight.sizes(), (std::vector<int64_t>{784, 256}));
+  ASSERT_EQ(m->codec.mlp_encoder->layers.size(), 3u);
+  EXPECT_EQ(m->codec.mlp_encoder->layers[0]->weight.sizes(), (std::vector<int64_t>{256, 784}));
+  EXPECT_EQ(m->codec.mlp_encoder->layers[2]->weight.sizes(), (std::vector<int64_t>{20, 64}));
+  EXPECT_EQ(m->codec.mlp_decoder->layers[2]->weight.sizes(), (std::vector<int64_t>{784, 256}));
   // the VAE keeps its own defaults
   TrainConfig v;
   apply_model_defaults(v);
@@ -69,7 +69,7 @@ TEST_F(Ae, EachRegulariserAddsItsTerm) {
                   0.2 * l.terms[2].second.item<double>() + 0.01 * l.terms[3].second.item<double>();
   EXPECT_NEAR(l.loss.item<double>(), expect, 1e-5);
   // the contractive term is the mean squared Jacobian norm of the code
-  auto [out, j] = m->encoder->forward_with_jacobian(x, 20, Activation::relu);
+  auto [out, j] = m->codec.mlp_encoder->forward_with_jacobian(x, 20, Activation::relu);
   EXPECT_NEAR(l.terms[3].second.item<double>(), j.mean().item<double>(), 1e-4);
   // evaluation reports the reconstruction only
   EXPECT_EQ(names(m->eval_losses(x)), std::vector<std::string>{"mse"});

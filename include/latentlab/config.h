@@ -23,6 +23,7 @@ struct TrainConfig {
   std::string device = "cpu";      ///< cpu | cuda
   std::string out;                 ///< run folder; empty: runs/<model>-<date-time>
   // model shape (each model reads what applies to it)
+  std::string arch = "mlp";             ///< mlp | conv encoder and decoder
   std::vector<int64_t> hidden;          ///< encoder hidden sizes (mirrored in the decoder); empty: the model's default
   int64_t latent = 20;                  ///< code size
   std::string activation = "relu";      ///< relu | leaky_relu | elu | tanh | sigmoid (hidden layers and the AE code)

@@ -50,4 +50,57 @@ class MlpImpl : public torch::nn::Cloneable<MlpImpl> {
 };
 TORCH_MODULE(Mlp);
 
+/// Spatial sizes of a conv stack for square images of `size`: halved by each stride-2 layer while
+/// even and above 4 (28: 28, 14, 7; 32: 32, 16, 8, 4; 96: 96, 48, 24, 12, 6, 3).
+std::vector<int64_t> conv_sizes(int64_t size);
+/// Channels of conv layer i: base * 2^i, at most 256.
+int64_t conv_channels(int64_t base, size_t i);
+
+struct ConvEncoderOptions {
+  ConvEncoderOptions(int64_t channels, int64_t size, int64_t out_features)
+      : channels_(channels), size_(size), out_features_(out_features) {}
+  /// Input channels (1 grayscale, 3 RGB).
+  TORCH_ARG(int64_t, channels);
+  /// Input height = width, even and at least 8.
+  TORCH_ARG(int64_t, size);
+  /// Size of the output vector.
+  TORCH_ARG(int64_t, out_features);
+  /// Channels of the first convolution, doubled per layer up to 256. Default: 32.
+  TORCH_ARG(int64_t, base_channels) = 32;
+  /// Activation after each convolution. Default: relu.
+  TORCH_ARG(std::string, activation) = "relu";
+};
+
+/// Strided 4x4 convolutions (stride 2, padding 1) halving the image per con_sizes(), then a Linear.
+class ConvEncoderImpl : public torch::nn::Cloneable<ConvEncoderImpl> {
+ public:
+  explicit ConvEncoderImpl(ConvEncoderOptions options);
+  void reset() override;
+  torch::Tensor forward(const torch::Tensor& x);
+  ConvEncoderOptions options;
+  std::vector<torch::nn::Conv2d> convs;
+  torch::nn::Linear fc{nullptr};
+
+ private:
+  Activation act_ = Activation::relu;
+};
+TORCH_MODULE(ConvEncoder);
+
+/// The mirror image: a Linear to the smallest feature map, then 4x4 transposed convolutions
+/// (stride 2, padding 1) doubling it back; the last one outputs `channels` maps without activation.
+class ConvDecoderImpl : public torch::nn::Cloneable<ConvDecoderImpl> {
+ public:
+  /// `options.out_features` is the size of the input code here.
+  explicit ConvDecoderImpl(ConvEncoderOptions options);
+  void reset() override;
+  torch::Tensor forward(const torch::Tensor& z);  ///< [b, channels, size, size]
+  ConvEncoderOptions options;
+  torch::nn::Linear fc{nullptr};
+  std::vector<torch::nn::ConvTranspose2d> deconvs;
+
+ private:
+  Activation act_ = Activation::relu;
+};
+TORCH_MODULE(ConvDecoder);
+
 }  // namespace latentlab

@@ -11,29 +11,30 @@ torch::Tensor reconstruction_per_pixel(const torch::Tensor& logits, const torch:
 }
 
 AutoencoderImpl::AutoencoderImpl(const TrainConfig& c, ImageShape shape)
-    : shape_(shape), latent_(c.latent), bce_(c.loss == "bce"), reg_(c) {
-  std::vector<int64_t> rev(c.hidden.rbegin(), c.hidden.rend());
-  auto opts = [&](int64_t in, std::vector<int64_t> hidden, int64_t out) {
-    return MlpOptions(in, std::move(hidden), out).activation(c.activation).dropout(c.dropout);
-  };
-  encoder = register_module("encoder", Mlp(opts(shape.pixels(), c.hidden, c.latent)));
-  decoder = register_module("decoder", Mlp(opts(c.latent, rev, shape.pixels())));
-}
+    : codec(*this, CodecOptions(shape, c.latent, c.latent)
+                       .arch(c.arch)
+                       .hidden(c.hidden)
+                       .activation(c.activation)
+                       .dropout(c.dropout)),
+      shape_(shape),
+      latent_(c.latent),
+      bce_(c.loss == "bce"),
+      reg_(c) {}
 
 torch::Tensor AutoencoderImpl::encode(const torch::Tensor& x) {
-  return apply_activation(encoder->forward(x), encoder->activation());
+  return apply_activation(codec.encode(x), codec.activation());
 }
 
 torch::Tensor AutoencoderImpl::decode(const torch::Tensor& z) {
-  return torch::sigmoid(decode_logits(z)).reshape({z.size(0), shape_.channels, shape_.height, shape_.width});
+  return torch::sigmoid(decode_logits(z));
 }
 
 LossTerms AutoencoderImpl::losses(size_t, const torch::Tensor& x) {
   auto input = is_training() ? corrupt(x, reg_.noise) : x;
   torch::Tensor code, jf2;
   if (reg_.contractive > 0) {
-    auto [out, j] = encoder->forward_with_jacobian(input, latent_, encoder->activation());
-    code = apply_activation(out, encoder->activation());
+    auto [out, j] = codec.encode_with_jacobian(input, latent_, codec.activation());
+    code = apply_activation(out, codec.activation());
     jf2 = j.mean();
   } else {
     code = encode(input);

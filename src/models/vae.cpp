@@ -5,16 +5,16 @@
 
 namespace latentlab {
 
-VaeImpl::VaeImpl(VaeOptions opts) : options(std::move(opts)) {
+VaeImpl::VaeImpl(VaeOptions opts)
+    : options(std::move(opts)),
+      codec(*this, CodecOptions(options.shape(), 2 * options.latent(), options.latent())
+                       .arch(options.arch())
+                       .hidden(options.hidden())
+                       .activation(options.activation())
+                       .dropout(options.dropout())) {
   TORCH_CHECK(options.latent() > 0, "VAE: latent size must be positive");
   TORCH_CHECK(options.likelihood() == "bce" || options.likelihood() == "mse", "VAE: likelihood must be bce or mse");
   TORCH_CHECK(options.beta() >= 0 && options.kl_warmup() >= 0, "VAE: beta and kl_warmup must be non-negative");
-  std::vector<int64_t> rev(options.hidden().rbegin(), options.hidden().rend());
-  auto mlp = [&](int64_t in, std::vector<int64_t> hidden, int64_t out) {
-    return Mlp(MlpOptions(in, std::move(hidden), out).activation(options.activation()).dropout(options.dropout()));
-  };
-  encoder = register_module("encoder", mlp(options.shape().pixels(), options.hidden(), 2 * options.latent()));
-  decoder = register_module("decoder", mlp(options.latent(), rev, options.shape().pixels()));
   set_epoch(1);
 }
 
@@ -30,17 +30,12 @@ torch::Tensor VaeImpl::recon_per_image(const torch::Tensor& logits, const torch:
 std::vector<Phase> VaeImpl::phases() { return {{"vae", parameters(), 1}}; }
 
 std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x) {
-  auto h = encoder->forward(x);
+  auto h = codec.encode(x);
   auto parts = h.chunk(2, 1);
   return {parts[0], parts[1]};
 }
 
-torch::Tensor VaeImpl::decode_logits(const torch::Tensor& z) { return decoder->forward(z); }
-
-torch::Tensor VaeImpl::decode(const torch::Tensor& z) {
-  const auto& s = options.shape();
-  return torch::sigmoid(decode_logits(z)).reshape({z.size(0), s.channels, s.height, s.width});
-}
+torch::Tensor VaeImpl::decode(const torch::Tensor& z) { return torch::sigmoid(decode_logits(z)); }
 
 torch::Tensor VaeImpl::reconstruct(const torch::Tensor& x) { return decode(encode(x).first); }
 
@@ -49,7 +44,7 @@ LossTerms VaeImpl::losses(size_t, const torch::Tensor& x) {
   auto input = is_training() ? corrupt(x, reg.noise) : x;
   torch::Tensor mu, logvar, jf2;
   if (reg.contractive > 0) {
-    auto [h, j] = encoder->forward_with_jacobian(input, options.latent(), Activation::identity);
+    auto [h, j] = codec.encode_with_jacobian(input, options.latent(), Activation::identity);
     auto parts = h.chunk(2, 1);
     mu = parts[0];
     logvar = parts[1];
@@ -84,6 +79,7 @@ void register_vae() {
                      {{"batch_size", 128}, {"hidden", {400}}, {"loss", "bce"}},
                      [](const TrainConfig& c, const ImageShape& shape) -> Model {
                        return std::make_shared<VaeImpl>(VaeOptions(shape)
+                                                            .arch(c.arch)
                                                             .hidden(c.hidden)
                                                             .latent(c.latent)
                                                             .activation(c.activation)

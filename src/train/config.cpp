@@ -13,7 +13,7 @@ namespace latentlab {
 
 #define LATENTLAB_CONFIG_FIELDS(X) \
   X(model) X(dataset) X(data_dir) X(epochs) X(batch_size) X(lr) X(seed) X(threads) X(device) X(out) \
-  X(hidden) X(latent) X(activation) X(loss) X(noise) X(l1) X(sparsity) X(contractive) X(dropout) X(beta) \
+  X(arch) X(hidden) X(latent) X(activation) X(loss) X(noise) X(l1) X(sparsity) X(contractive) X(dropout) X(beta) \
   X(kl_warmup) X(image_every) X(grid_images)
 
 nlohmann::json to_json(const TrainConfig& c) {
@@ -95,6 +95,8 @@ void validate(const TrainConfig& c) {
   require(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1)");
   require(!(c.contractive > 0 && c.dropout > 0),
           "--contractive and --dropout cannot be combined (the penalty is the Jacobian of the deterministic encoder)");
+  require(c.arch == "mlp" || c.arch == "conv", "--arch " + c.arch + ": choose mlp or conv");
+  require(!(c.contractive > 0 && c.arch != "mlp"), "--contractive needs --arch mlp (the Jacobian is computed for MLP encoders)");
   require(c.beta >= 0 && std::isfinite(c.beta), "--beta must be a non-negative weight");
   require(c.kl_warmup >= 0, "--kl-warmup must be 0 (off) or a number of epochs");
   require(c.image_every >= 1, "--image-every must be at least 1");

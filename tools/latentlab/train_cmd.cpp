@@ -37,6 +37,7 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
   add("--threads", "threads", c.threads, "CPU threads (0: all cores)");
   add("--device", "device", c.device, "cpu | cuda");
   add("--out", "out", c.out, "run folder (default: runs/<model>-<date-time>)");
+  add("--arch", "arch", c.arch, "mlp | conv encoder and decoder");
   add("--hidden", "hidden", c.hidden, "encoder hidden sizes, comma separated (default: vae 400, ae 256,64)")->delimiter(',');
   add("--latent", "latent", c.latent, "code size");
   add("--activation", "activation", c.activation, "relu | leaky_relu | elu | tanh | sigmoid");

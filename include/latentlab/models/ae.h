@@ -2,14 +2,14 @@
 // The plain MLP autoencoder of the seeds (784-256-64-20, ReLU, sigmoid output, MSE) with every
 // regulariser: denoising (--noise), L1 and KL sparsity on the code, contractive, dropout.
 #include "latentlab/model.h"
-#include "latentlab/nn.h"
+#include "latentlab/models/codec.h"
 #include "latentlab/regularizers.h"
 
 namespace latentlab {
 
 class AutoencoderImpl : public ModelImpl {
  public:
-  /// Reads shape, hidden, latent, activation, loss, dropout and the regularisers from `c`.
+  /// Reads arch, shape, hidden, latent, activation, loss, dropout and the regularisers from `c`.
   AutoencoderImpl(const TrainConfig& c, ImageShape shape);
   std::string kind() const override { return "ae"; }
   std::vector<Phase> phases() override { return {{"ae", parameters(), 1}}; }
@@ -22,15 +22,15 @@ class AutoencoderImpl : public ModelImpl {
   bool can_reconstruct() const override { return true; }
   torch::Tensor code(const torch::Tensor& x) override { return encode(x); }
   torch::Tensor code_jacobian_sq(const torch::Tensor& x) override {
-    return encoder->forward_with_jacobian(x, latent_, encoder->activation()).second;
+    return codec.encode_with_jacobian(x, latent_, codec.activation()).second;
   }
 
   /// The code: the encoder's last layer through the hidden activation (ReLU in the seed).
   torch::Tensor encode(const torch::Tensor& x);
-  /// The decoder's output before the sigmoid.
-  torch::Tensor decode_logits(const torch::Tensor& z) { return decoder->forward(z); }
+  /// The decoder's output before the sigmoid, [b, C, H, W].
+  torch::Tensor decode_logits(const torch::Tensor& z) { return codec.decode_logits(z); }
 
-  Mlp encoder{nullptr}, decoder{nullptr};
+  Codec codec;
 
  private:
   ImageShape shape_;

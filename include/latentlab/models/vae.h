@@ -2,7 +2,7 @@
 // The seeds' VAE: MLP encoder to the mean and log-variance of a diagonal Gaussian, reparameterised
 // sample, MLP decoder to Bernoulli logits; loss = BCE summed over pixels + analytic KL to N(0, I).
 #include "latentlab/model.h"
-#include "latentlab/nn.h"
+#include "latentlab/models/codec.h"
 #include "latentlab/regularizers.h"
 
 namespace latentlab {
@@ -15,6 +15,8 @@ struct VaeOptions {
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{400};
   /// Code size. Default: 20.
   TORCH_ARG(int64_t, latent) = 20;
+  /// "mlp" or "conv" encoder and decoder. Default: mlp.
+  TORCH_ARG(std::string, arch) = "mlp";
   /// Hidden-layer activation. Default: relu.
   TORCH_ARG(std::string, activation) = "relu";
   /// Likelihood of the decoder: "bce" (Bernoulli, from logits) or "mse" (Gaussian: summed squared
@@ -47,16 +49,16 @@ class VaeImpl : public ModelImpl {
   bool can_reconstruct() const override { return true; }
   torch::Tensor code(const torch::Tensor& x) override { return encode(x).first; }
   torch::Tensor code_jacobian_sq(const torch::Tensor& x) override {
-    return encoder->forward_with_jacobian(x, options.latent(), Activation::identity).second;
+    return codec.encode_with_jacobian(x, options.latent(), Activation::identity).second;
   }
 
   /// Mean and log-variance of q(z | x).
   std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x);
-  /// Decoder logits, [b, pixels].
-  torch::Tensor decode_logits(const torch::Tensor& z);
+  /// Decoder logits, [b, C, H, W].
+  torch::Tensor decode_logits(const torch::Tensor& z) { return codec.decode_logits(z); }
 
   VaeOptions options;
-  Mlp encoder{nullptr}, decoder{nullptr};
+  Codec codec;
 
  private:
   /// Reconstruction term per image (in nats for bce) from decoder logits.

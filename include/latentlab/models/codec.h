@@ -1,0 +1,49 @@
+#pragma once
+// The encoder and decoder every autoencoder-type model shares: MLP or convolutional (--arch),
+// registered into the owning model as "encoder" and "decoder".
+#include "latentlab/model.h"
+#include "latentlab/nn.h"
+
+namespace latentlab {
+
+struct CodecOptions {
+  CodecOptions(ImageShape shape, int64_t encoder_out, int64_t latent)
+      : shape_(shape), encoder_out_(encoder_out), latent_(latent) {}
+  /// Input image shape.
+  TORCH_ARG(ImageShape, shape);
+  /// Size of the encoder's output (latent for an AE, 2 * latent for a VAE).
+  TORCH_ARG(int64_t, encoder_out);
+  /// Size of the decoder's input.
+  TORCH_ARG(int64_t, latent);
+  /// "mlp" or "conv". Default: mlp.
+  TORCH_ARG(std::string, arch) = "mlp";
+  /// MLP hidden sizes (the decoder mirrors them). Default: {400}.
+  TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{400};
+  /// Hidden activation. Default: relu.
+  TORCH_ARG(std::string, activation) = "relu";
+  /// Dropout on MLP hidden layers. Default: 0.
+  TORCH_ARG(double, dropout) = 0.0;
+};
+
+class Codec {
+ public:
+  Codec(torch::nn::Module& owner, CodecOptions options);
+  /// [b, encoder_out]
+  torch::Tensor encode(const torch::Tensor& x);
+  /// Decoder logits, [b, C, H, W].
+  torch::Tensor decode_logits(const torch::Tensor& z);
+  /// The encoder output and the per-image squared Jacobian norm of out_act(output[:, :rows]);
+  /// MLP encoders only (latentlab::Error otherwise).
+  std::pair<torch::Tensor, torch::Tensor> encode_with_jacobian(const torch::Tensor& x, int64_t rows, Activation out_act);
+  Activation activation() const { return act_; }
+
+  CodecOptions options;
+  Mlp mlp_encoder{nullptr}, mlp_decoder{nullptr};        ///< set for --arch mlp
+  ConvEncoder conv_encoder{nullptr};                     ///< set for --arch conv
+  ConvDecoder conv_decoder{nullptr};
+
+ private:
+  Activation act_;
+};
+
+}  // namespace latentlab

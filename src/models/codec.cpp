@@ -1,0 +1,45 @@
+#include "latentlab/models/codec.h"
+
+#include "latentlab/error.h"
+
+namespace latentlab {
+
+Codec::Codec(torch::nn::Module& owner, CodecOptions opts) : options(std::move(opts)), act_(parse_activation(options.activation())) {
+  const ImageShape& s = options.shape();
+  if (options.arch() == "conv") {
+    require(s.height == s.width && s.height >= 8 && s.height % 2 == 0,
+            "--arch conv needs square images of an even size of at least 8 pixels (28, 32, 64, 96, ...); these are " +
+                std::to_string(s.height) + "x" + std::to_string(s.width));
+    auto o = [&](int64_t features) {
+      return ConvEncoderOptions(s.channels, s.height, features).activation(options.activation());
+    };
+    conv_encoder = owner.register_module("encoder", ConvEncoder(o(options.encoder_out())));
+    conv_decoder = owner.register_module("decoder", ConvDecoder(o(options.latent())));
+  } else {
+    require(options.arch() == "mlp", "--arch " + options.arch() + ": choose mlp or conv");
+    std::vector<int64_t> rev(options.hidden().rbegin(), options.hidden().rend());
+    auto o = [&](int64_t in, std::vector<int64_t> hidden, int64_t out) {
+      return MlpOptions(in, std::move(hidden), out).activation(options.activation()).dropout(options.dropout());
+    };
+    mlp_encoder = owner.register_module("encoder", Mlp(o(s.pixels(), options.hidden(), options.encoder_out())));
+    mlp_decoder = owner.register_module("decoder", Mlp(o(options.latent(), rev, s.pixels())));
+  }
+}
+
+torch::Tensor Codec::encode(const torch::Tensor& x) {
+  return mlp_encoder ? mlp_encoder->forward(x) : conv_encoder->forward(x);
+}
+
+torch::Tensor Codec::decode_logits(const torch::Tensor& z) {
+  const ImageShape& s = options.shape();
+  auto out = mlp_decoder ? mlp_decoder->forward(z) : conv_decoder->forward(z);
+  return out.reshape({z.size(0), s.channels, s.height, s.width});
+}
+
+std::pair<torch::Tensor, torch::Tensor> Codec::encode_with_jacobian(const torch::Tensor& x, int64_t rows,
+                                                                    Activation out_act) {
+  require(static_cast<bool>(mlp_encoder), "the contractive penalty and the Jacobian norm need --arch mlp");
+  return mlp_encoder->forward_with_jacobian(x, rows, out_act);
+}
+
+}  // namespace latentlab
