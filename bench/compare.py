@@ -22,6 +22,8 @@ def mlp_flops(sizes):
 FLOPS_PER_IMAGE = {
     # encoder 784-400-40, decoder 20-400-784
     'vae': 3 * (mlp_flops([784, 400, 40]) + mlp_flops([20, 400, 784])) - 2 * 784 * 400,
+    # encoder 784-256-64-20, decoder 20-64-256-784
+    'ae': 3 * (mlp_flops([784, 256, 64, 20]) + mlp_flops([20, 64, 256, 784])) - 2 * 784 * 256,
 }
 
 
