@@ -58,12 +58,30 @@ TEST_F(Regs, CodePenaltiesAreWeightedIntoTheLoss) {
   Regularizers r(c);
   auto code = torch::tensor({{1.0, -2.0}, {0.0, 3.0}});
   LossTerms l{torch::tensor(1.0), {}};
-  r.add_code_penalties(l, code);
+  r.add_penalties(l, code);
   ASSERT_EQ(l.terms.size(), 2u);
   EXPECT_EQ(l.terms[0].first, "l1");
   EXPECT_FLOAT_EQ(l.terms[0].second.item<float>(), 3.0f);  // mean of |1|+|-2| and |0|+|3|
   EXPECT_EQ(l.terms[1].first, "sparsity");
   EXPECT_NEAR(l.loss.item<double>(), 1.0 + 0.5 * 3.0 + 2 * l.terms[1].second.item<double>(), 1e-5);
+}
+
+}  // namespace latentlab::test
+
+namespace latentlab::test {
+
+TEST_F(Regs, ContractiveTermIsAddedOnlyWhenAJacobianIsGiven) {
+  TrainConfig c;
+  c.contractive = 0.25;
+  Regularizers r(c);
+  LossTerms none{torch::tensor(1.0), {}};
+  r.add_penalties(none, torch::ones({2, 3}));
+  EXPECT_TRUE(none.terms.empty());
+  LossTerms l{torch::tensor(1.0), {}};
+  r.add_penalties(l, torch::ones({2, 3}), torch::tensor(4.0));
+  ASSERT_EQ(l.terms.size(), 1u);
+  EXPECT_EQ(l.terms[0].first, "contractive");
+  EXPECT_FLOAT_EQ(l.loss.item<float>(), 2.0f);
 }
 
 }  // namespace latentlab::test

@@ -35,8 +35,9 @@ struct Regularizers {
   Noise noise;
   Sparsity sparsity;
   double l1 = 0, contractive = 0;
-  /// Adds the weighted code penalties (named "l1", "sparsity") to `l`, both to the loss and the terms.
-  void add_code_penalties(LossTerms& l, const torch::Tensor& code) const;
+  /// Adds the weighted penalties to `l`, both to the loss and the terms: "l1" and "sparsity" on the
+  /// code, and "contractive" when `jacobian_sq` (the batch mean of ||J||_F^2) is given.
+  void add_penalties(LossTerms& l, const torch::Tensor& code, const torch::Tensor& jacobian_sq = {}) const;
 };
 
 }  // namespace latentlab

@@ -78,7 +78,7 @@ torch::Tensor kl_sparsity(const torch::Tensor& code, double rho) {
 Regularizers::Regularizers(const TrainConfig& c)
     : noise(parse_noise(c.noise)), sparsity(parse_sparsity(c.sparsity)), l1(c.l1), contractive(c.contractive) {}
 
-void Regularizers::add_code_penalties(LossTerms& l, const torch::Tensor& code) const {
+void Regularizers::add_penalties(LossTerms& l, const torch::Tensor& code, const torch::Tensor& jacobian_sq) const {
   if (l1 > 0) {
     auto t = code.abs().sum(1).mean();
     l.loss = l.loss + l1 * t;
@@ -88,6 +88,10 @@ void Regularizers::add_code_penalties(LossTerms& l, const torch::Tensor& code) c
     auto t = kl_sparsity(code, sparsity.rho);
     l.loss = l.loss + sparsity.weight * t;
     l.terms.emplace_back("sparsity", t);
+  }
+  if (jacobian_sq.defined()) {
+    l.loss = l.loss + contractive * jacobian_sq;
+    l.terms.emplace_back("contractive", jacobian_sq);
   }
 }
 

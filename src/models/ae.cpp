@@ -41,11 +41,7 @@ LossTerms AutoencoderImpl::losses(size_t, const torch::Tensor& x) {
   }
   auto recon = reconstruction_per_pixel(decode_logits(code), x, bce_).mean();
   LossTerms l{recon, {{bce_ ? "bce" : "mse", recon}}};
-  reg_.add_code_penalties(l, code);
-  if (jf2.defined()) {
-    l.loss = l.loss + reg_.contractive * jf2;
-    l.terms.emplace_back("contractive", jf2);
-  }
+  reg_.add_penalties(l, code, jf2);
   return l;
 }
 

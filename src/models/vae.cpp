@@ -56,11 +56,7 @@ LossTerms VaeImpl::losses(size_t, const torch::Tensor& x) {
   auto recon = recon_per_image(decode_logits(z), x).mean();
   auto kl = kl_std_normal_per_image(mu, logvar).mean();
   LossTerms l{kl_weight_ == 1.0 ? recon + kl : recon + kl_weight_ * kl, {{"recon", recon}, {"kl", kl}}};
-  reg.add_code_penalties(l, mu);
-  if (jf2.defined()) {
-    l.loss = l.loss + reg.contractive * jf2;
-    l.terms.emplace_back("contractive", jf2);
-  }
+  reg.add_penalties(l, mu, jf2);
   return l;
 }
 
