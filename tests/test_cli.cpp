@@ -142,6 +142,26 @@ TEST_F(Cli, AutoencoderWithRegularisersEndToEnd) {
   EXPECT_NE(r.output.find("--dim must be in"), std::string::npos) << r.output;
 }
 
+TEST_F(Cli, PresetIsALayerUnderConfigAndFlags) {
+  write_tiny_mnist(dir / "data", 64, 16);
+  write_bytes(path("cfg.json"), "{\"latent\": 8}");
+  auto r = run_cli("train --preset ae-tf --config " + path("cfg.json") + " --epochs 1 --batch-size 16 --threads 1 --data-dir " +
+                   path("data") + " --out " + path("tf"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto cfg = nlohmann::json::parse(read_file(path("tf/config.json")));
+  EXPECT_EQ(cfg["model"], "ae");
+  EXPECT_EQ(cfg["activation"], "leaky_relu");
+  EXPECT_EQ(cfg["hidden"], (std::vector<int64_t>{256, 128}));
+  EXPECT_EQ(cfg["latent"], 8) << "the config file overrides the preset";
+  EXPECT_EQ(cfg["batch_size"], 16) << "flags override both";
+  r = run_cli("train --preset nope --out " + path("x"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("unknown preset"), std::string::npos) << r.output;
+  r = run_cli("train --resume " + path("tf") + " --preset ae-tf");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--preset cannot be given with --resume"), std::string::npos) << r.output;
+}
+
 TEST_F(Cli, MissingRunFolder) {
   auto r = run_cli("sample " + path("nothing"));
   EXPECT_NE(r.code, 0);

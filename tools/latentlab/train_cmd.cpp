@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "latentlab/error.h"
+#include "latentlab/presets.h"
 #include "latentlab/train.h"
 
 namespace latentlab::cli {
@@ -16,7 +17,7 @@ struct Flag {
 struct TrainArgs {
   TrainConfig flags;
   std::vector<Flag> table;
-  std::string config_file, resume;
+  std::string config_file, resume, preset;
 };
 
 // The flag table: every TrainConfig field is a flag, and its default is printed by --help.
@@ -54,9 +55,11 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
 }
 
 TrainConfig resolve(const TrainArgs& a) {
-  // defaults <- config file (or the resumed run's config.json) <- flags given on the command line
+  // defaults <- preset <- config file (or the resumed run's config.json) <- flags given on the command line
   nlohmann::json given = to_json(a.flags), merged;
   TrainConfig base;
+  require(a.preset.empty() || a.resume.empty(), "--preset cannot be given with --resume (the run's config.json fixes every setting)");
+  if (!a.preset.empty()) base = config_from_json(preset(a.preset), base, "--preset " + a.preset);
   if (!a.resume.empty()) {
     std::string path = (std::filesystem::path(a.resume) / "config.json").string();
     require(std::filesystem::exists(path), "--resume " + a.resume + ": no config.json there; is it a latentlab run folder?");
@@ -67,7 +70,7 @@ TrainConfig resolve(const TrainArgs& a) {
         throw Error(f.option->get_name() + " cannot change when resuming (" + a.resume +
                     "/config.json fixes it); only --epochs, --threads and --device may be given with --resume");
   } else if (!a.config_file.empty()) {
-    base = load_config(a.config_file);
+    base = load_config(a.config_file, base);
   }
   for (const auto& f : a.table)
     if (f.option->count()) merged[f.key] = given[f.key];
@@ -82,6 +85,7 @@ void add_train(CLI::App& app) {
   add_flags(*cmd, *args);
   cmd->add_option("--config", args->config_file, "JSON file of settings (keys as in a run's config.json); flags override it")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--preset", args->preset, "settings that reproduce a seed (see `latentlab models`): ae-seed, ae-tf, vae-seed");
   cmd->add_option("--resume", args->resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);
   cmd->callback([args] {
@@ -96,6 +100,8 @@ void add_models(CLI::App& app) {
   auto* cmd = app.add_subcommand("models", "list the models --model accepts");
   cmd->callback([] {
     for (const auto& [name, summary] : ModelRegistry::list()) std::printf("%-12s %s\n", name.c_str(), summary.c_str());
+    std::printf("\npresets (--preset):\n");
+    for (const auto& [name, summary] : presets()) std::printf("%-12s %s\n", name.c_str(), summary.c_str());
   });
 }
 
