@@ -12,20 +12,26 @@ namespace latentlab {
 struct TrainConfig {
   // what to train on
   std::string model = "vae";       ///< registered model name (--model)
-  std::string dataset = "mnist";   ///< mnist | fashion-mnist (--dataset)
+  std::string dataset = "mnist";   ///< mnist | fashion-mnist | folder:<path> (--dataset)
   std::string data_dir;            ///< folder with the four IDX files; empty: the dataset's default
+  int64_t image_size = 0;          ///< image folders: resize the shorter side and center-crop to this; 0: the model's default (dcgan 96 as in the seed, others 64); IDX datasets are 28
+  int64_t channels = 0;            ///< image folders: 1 (grayscale) or 3 (RGB); 0: 3 for folders, 1 for IDX datasets
+  bool strict = false;             ///< image folders: a file that cannot be decoded is an error instead of skipped
+  double holdout = 0.1;            ///< image folders: share of the images held out as the test split
+  int64_t train_images = 0;        ///< use only the first N training images (0: all), for quick runs and benchmarks
   // how to train
   int64_t epochs = 10;
   int64_t batch_size = 0;          ///< 0: the model's default (vae 128, ae 32)
-  double lr = 1e-3;                ///< Adam learning rate
+  double lr = 0;                   ///< Adam learning rate; 0: the model's default (1e-3; GANs 2e-4)
+  double beta1 = -1;               ///< Adam beta1; negative: the model's default (0.9; GANs 0.5)
   uint64_t seed = 0;               ///< fixes initialisation, shuffling and sampling
   int64_t threads = 0;             ///< intra-op threads; 0: all cores
   std::string device = "cpu";      ///< cpu | cuda
   std::string out;                 ///< run folder; empty: runs/<model>-<date-time>
   // model shape (each model reads what applies to it)
-  std::string arch = "mlp";             ///< mlp | conv encoder and decoder
+  std::string arch;                     ///< mlp | conv networks; empty: the model's default (dcgan conv, others mlp)
   std::vector<int64_t> hidden;          ///< encoder hidden sizes (mirrored in the decoder); empty: the model's default
-  int64_t latent = 20;                  ///< code size
+  int64_t latent = 0;                   ///< code size (nz of a GAN); 0: the model's default (20; GANs 100; aae 8)
   std::string activation = "relu";      ///< relu | leaky_relu | elu | tanh | sigmoid (hidden layers and the AE code)
   std::string loss;                     ///< reconstruction loss bce | mse; empty: the model's default (vae bce, ae mse)
   // regularisers, for any autoencoder or VAE
@@ -37,22 +43,37 @@ struct TrainConfig {
   // VAE
   double beta = 1;                      ///< weight of the KL term (beta-VAE)
   int64_t kl_warmup = 0;                ///< epochs over which the KL weight rises linearly to beta
+  std::string posterior = "logvar";     ///< logvar: encoder outputs mean and log-variance; relu-sigma: the first seed's
+                                        ///< encoder, whose activated output splits into mean and sigma
+  // GANs and the adversarial autoencoder
+  int64_t ngf = 64;                     ///< feature maps of the DCGAN generator's last hidden layer
+  int64_t ndf = 64;                     ///< feature maps of the DCGAN discriminator's first layer
+  int64_t d_every = 1;                  ///< train the discriminator on batches whose index is a multiple of this
+  int64_t g_every = 1;                  ///< train the generator on batches whose index is a multiple of this
+  std::string prior = "gaussian";       ///< aae: gaussian N(0, I) | mixture (10 Gaussians on a circle in the first two dimensions)
   // outputs
   int64_t image_every = 1;         ///< write reconstruction/sample grids every N epochs (and after the last)
   int64_t grid_images = 64;        ///< images per sample grid
+  int64_t preview_every = 200;     ///< also write samples-latest.png every N batches during an epoch (0: off)
+  int64_t save_every = 1;          ///< write the checkpoint every N epochs (and after the last)
 };
 
 /// Checks every field; throws latentlab::Error naming the flag and the accepted values.
 void validate(const TrainConfig& c);
 
-/// Fills the settings left to the model (batch_size 0, empty hidden, empty loss) from the model's
-/// registered defaults, so that a saved config.json is always concrete.
+/// Fills the settings left to the model (batch_size, lr, latent and image_size 0, beta1 negative,
+/// empty hidden, loss and arch) from the model's registered defaults and then the global ones, so
+/// that a saved config.json is always concrete.
 void apply_model_defaults(TrainConfig& c);
 
 nlohmann::json to_json(const TrainConfig& c);
 /// Applies the keys of `j` over `base`. Unknown keys and wrongly typed values are errors that name
 /// the key and `source` (a file name, for messages).
 TrainConfig config_from_json(const nlohmann::json& j, TrainConfig base = {}, const std::string& source = "config");
+/// True for --dataset folder:<path>; folder_path() gives the path.
+bool is_folder_dataset(const TrainConfig& c);
+std::string folder_path(const TrainConfig& c);
+
 /// Reads a JSON config file (for example a run's config.json).
 TrainConfig load_config(const std::string& path, TrainConfig base = {});
 

@@ -2,9 +2,12 @@
 // Datasets: the IDX reader (plain or gzip), MNIST/Fashion-MNIST loading, and the in-memory batcher.
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "latentlab/config.h"
 
 namespace latentlab {
 
@@ -43,6 +46,32 @@ std::string default_data_dir(const std::string& dataset);
 /// (train-images-idx3-ubyte, ..., each plain or with .gz). Checks that image and label counts agree.
 /// A missing folder or file gets an error that names it and the command that fetches the data.
 Dataset load_idx_dataset(const std::string& dataset, const std::string& dir, Split split);
+
+/// An image folder (--dataset folder:<path>).
+struct FolderOptions {
+  std::string path;
+  int64_t channels = 3;     ///< 1: grayscale; 3: RGB (alpha dropped, grayscale expanded)
+  int64_t image_size = 64;  ///< shorter side resized to this, then center-cropped to a square
+  bool strict = false;      ///< a file that cannot be decoded is an error instead of skipped
+  double holdout = 0.1;     ///< share of the images (evenly spread over the sorted file list) held out for test
+};
+
+/// Both splits of a dataset.
+struct Splits {
+  Dataset train, test;
+  int64_t skipped = 0;               ///< image folders: files with an image extension that did not decode
+  std::vector<std::string> classes;  ///< image folders: the sub-folder of each label ("." for the top)
+};
+
+/// Every PNG, JPEG and BMP under `o.path` (recursively, in sorted order), decoded with OpenCV in
+/// parallel, resized and cropped, held in memory as uint8. Labels are the index of each file's
+/// sub-folder. With too few images for a holdout the test split is the training split (said on `log`).
+/// Errors name the folder: missing, not a folder, no images, every file undecodable, too big for memory.
+Splits load_image_folder(const FolderOptions& o, std::FILE* log = stderr);
+
+/// Both splits of the dataset a run's settings name (IDX dataset or image folder); --train-images
+/// keeps the first N training images. `data_dir` overrides c.data_dir when not empty.
+Splits load_splits(const TrainConfig& c, std::FILE* log = stderr, const std::string& data_dir = "");
 
 /// Shuffled mini-batches over an in-memory dataset, converted per batch to float in [0, 1]
 /// into a reused buffer. The permutation comes from the given generator, so a seed fixes the order.

@@ -43,3 +43,19 @@ nlohmann::json evaluate_autoencoder(ModelImpl& model, const TrainConfig& c, cons
                                     const AutoencoderEvalOptions& opts = {});
 
 }  // namespace latentlab
+
+namespace latentlab {
+
+/// Images drawn from a generator, best first when ranked.
+struct Generated {
+  torch::Tensor images;   ///< [n, C, H, W] in [0, 1]
+  torch::Tensor scores;   ///< [n] critic scores (empty when not ranked)
+  torch::Tensor indices;  ///< [n] index of each kept image among the drawn ones (empty when not ranked)
+};
+
+/// The seeds' generate(): draws `search` codes (prior draws * std + mean, which is N(mean, std^2) for a
+/// Gaussian prior), decodes them, scores them with the model's critic and keeps the `n` best, highest
+/// score first. search == 0 draws n images without scoring. Seeded by `seed`; works in chunks of 256.
+Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double mean, double std, uint64_t seed);
+
+}  // namespace latentlab

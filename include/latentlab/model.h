@@ -58,6 +58,10 @@ class ModelImpl : public torch::nn::Module {
   virtual torch::Tensor code(const torch::Tensor& x);
   /// Per image, the squared Frobenius norm of d code / d x; models without an MLP encoder throw.
   virtual torch::Tensor code_jacobian_sq(const torch::Tensor& x);
+  /// Whether critic_score() is available (GANs: the discriminator).
+  virtual bool has_critic() const { return false; }
+  /// The critic's score per image (higher: more real) for images in [0, 1]; models without one throw.
+  virtual torch::Tensor critic_score(const torch::Tensor& x);
 };
 using Model = std::shared_ptr<ModelImpl>;
 

@@ -104,3 +104,19 @@ class ConvDecoderImpl : public torch::nn::Cloneable<ConvDecoderImpl> {
 TORCH_MODULE(ConvDecoder);
 
 }  // namespace latentlab
+
+namespace latentlab {
+
+/// The DCGAN networks of the seeds. Generator: z [b, nz] (or [b, nz, 1, 1]) -> transposed
+/// convolutions with batch norm and ReLU -> `channels` maps of size x size, before the tanh.
+/// Discriminator: convolutions with LeakyReLU 0.2 (batch norm after the first) -> one logit per
+/// image, [b]. Sizes: 96 (the seed's NetG/NetD: 4-1-0, three 4-2-1, then 5-3-1), 64, 32 and 28
+/// (the LibTorch cpp/dcgan example). Other sizes throw latentlab::Error.
+torch::nn::Sequential dcgan_generator(int64_t nz, int64_t channels, int64_t size, int64_t ngf);
+torch::nn::Sequential dcgan_discriminator(int64_t channels, int64_t size, int64_t ndf);
+/// The DCGAN initialisation: conv weights N(0, 0.02), batch-norm weights N(1, 0.02), biases 0.
+void dcgan_init(torch::nn::Module& m);
+/// The image sizes dcgan_generator accepts, for messages.
+const std::vector<int64_t>& dcgan_sizes();
+
+}  // namespace latentlab

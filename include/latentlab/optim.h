@@ -19,6 +19,10 @@ struct FlatAdamOptions {
   TORCH_ARG(double, beta2) = 0.999;
   /// Added to the denominator. Default: 1e-8.
   TORCH_ARG(double, eps) = 1e-8;
+  /// Re-point the parameters into the flat buffer (fastest). Off: the parameters keep their storage
+  /// (which another optimiser may own, as when two phases share the encoder) and each step gathers
+  /// them and their gradients into the buffers and scatters the update back. Default: true.
+  TORCH_ARG(bool, alias) = true;
 };
 
 class FlatAdam {
@@ -38,6 +42,9 @@ class FlatAdam {
   FlatAdamOptions options;
 
  private:
+  void gather();
+  void scatter();
+  std::vector<torch::Tensor> handles_;  // the parameters, for alias(false)
   torch::Tensor params_, grads_, m_, v_;
   int64_t step_ = 0;
 };

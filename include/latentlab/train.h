@@ -4,7 +4,7 @@
 //   config.json        resolved settings (reloadable with --config)
 //   metrics.jsonl      one JSON object per epoch
 //   checkpoint         model, optimisers, epoch, RNG seed of the next epoch (written atomically)
-//   reconstruction-<epoch>.png, samples-<epoch>.png
+//   reconstruction-<epoch>.png, samples-<epoch>.png, samples-latest.png (during an epoch)
 //   model              the final model (config embedded), for sample/reconstruct/eval
 #include <torch/torch.h>
 
@@ -69,6 +69,8 @@ class Trainer {
   nlohmann::json train_epoch(int64_t epoch);
   nlohmann::json evaluate();
   void write_images(int64_t epoch);
+  /// samples-latest.png from the fixed codes, during an epoch (--preview-every).
+  void write_preview();
   void save_checkpoint(int64_t epoch);
   /// Builds one optimiser per phase (after any weights are loaded: they alias the parameters).
   void build_optimizers();

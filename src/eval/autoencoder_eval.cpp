@@ -40,9 +40,11 @@ nlohmann::json evaluate_autoencoder(ModelImpl& model, const TrainConfig& c, cons
   Batcher batches(test, 500, false);
   double exact = 0, near = 0, jnorm = 0, count = 0;
   bool has_jacobian = true;
+  std::vector<torch::Tensor> all_codes;
   for (int64_t b = 0; b < batches.batches(); ++b) {
     auto x = batches.batch(b);
     auto z = model.code(x);
+    all_codes.push_back(z.to(torch::kFloat64));
     exact += (z == 0).sum().item<double>();
     near += (z.abs() < opts.zero_tolerance).sum().item<double>();
     count += static_cast<double>(z.numel());
@@ -58,6 +60,17 @@ nlohmann::json evaluate_autoencoder(ModelImpl& model, const TrainConfig& c, cons
   j["code_near_zero_fraction"] = near / count;
   j["code_zero_tolerance"] = opts.zero_tolerance;
   if (has_jacobian) j["jacobian_norm"] = jnorm / static_cast<double>(test.size());
+  // Moments of the codes, to compare with an N(0, I) prior (VAE means, AAE codes).
+  auto z = torch::cat(all_codes);
+  auto mean = z.mean(0);
+  auto centered = z - mean;
+  auto cov = centered.t().mm(centered) / std::max<double>(1.0, double(z.size(0) - 1));
+  auto eye = torch::eye(cov.size(0), cov.options());
+  j["code_mean_abs_max"] = mean.abs().max().item<double>();
+  j["code_var_mean"] = cov.diagonal().mean().item<double>();
+  j["code_cov_minus_identity_abs_max"] = (cov - eye).abs().max().item<double>();
+  j["code_offdiag_cov_abs_mean"] =
+      cov.size(0) > 1 ? ((cov - cov.diagonal().diag()).abs().sum() / double(cov.numel() - cov.size(0))).item<double>() : 0.0;
   return j;
 }
 

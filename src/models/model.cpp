@@ -33,6 +33,10 @@ torch::Tensor ModelImpl::code_jacobian_sq(const torch::Tensor&) {
   throw Error("model " + kind() + " has no MLP encoder whose Jacobian latentlab computes");
 }
 
+torch::Tensor ModelImpl::critic_score(const torch::Tensor&) {
+  throw Error("model " + kind() + " has no discriminator to score images with; --search needs a GAN (gan, dcgan)");
+}
+
 bool ModelRegistry::add(const std::string& name, const std::string& summary, nlohmann::json defaults, Factory f) {
   table()[name] = {summary, std::move(defaults), std::move(f)};
   return true;

@@ -15,6 +15,10 @@ VaeImpl::VaeImpl(VaeOptions opts)
   TORCH_CHECK(options.latent() > 0, "VAE: latent size must be positive");
   TORCH_CHECK(options.likelihood() == "bce" || options.likelihood() == "mse", "VAE: likelihood must be bce or mse");
   TORCH_CHECK(options.beta() >= 0 && options.kl_warmup() >= 0, "VAE: beta and kl_warmup must be non-negative");
+  require(options.posterior() == "logvar" || options.posterior() == "relu-sigma",
+          "--posterior " + options.posterior() + ": choose logvar or relu-sigma");
+  require(!(options.posterior() == "relu-sigma" && options.regularizers().contractive > 0),
+          "--contractive needs --posterior logvar");
   set_epoch(1);
 }
 
@@ -29,11 +33,16 @@ torch::Tensor VaeImpl::recon_per_image(const torch::Tensor& logits, const torch:
 
 std::vector<Phase> VaeImpl::phases() { return {{"vae", parameters(), 1}}; }
 
-std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x) {
-  auto h = codec.encode(x);
+std::pair<torch::Tensor, torch::Tensor> VaeImpl::split(const torch::Tensor& h) const {
+  if (options.posterior() == "relu-sigma") {
+    auto parts = apply_activation(h, codec.activation()).chunk(2, 1);
+    return {parts[0], parts[1].square().add(1e-8).log()};
+  }
   auto parts = h.chunk(2, 1);
   return {parts[0], parts[1]};
 }
+
+std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x) { return split(codec.encode(x)); }
 
 torch::Tensor VaeImpl::decode(const torch::Tensor& z) { return torch::sigmoid(decode_logits(z)); }
 
@@ -45,9 +54,7 @@ LossTerms VaeImpl::losses(size_t, const torch::Tensor& x) {
   torch::Tensor mu, logvar, jf2;
   if (reg.contractive > 0) {
     auto [h, j] = codec.encode_with_jacobian(input, options.latent(), Activation::identity);
-    auto parts = h.chunk(2, 1);
-    mu = parts[0];
-    logvar = parts[1];
+    std::tie(mu, logvar) = split(h);
     jf2 = j.mean();
   } else {
     std::tie(mu, logvar) = encode(input);
@@ -83,6 +90,7 @@ void register_vae() {
                                                             .dropout(c.dropout)
                                                             .beta(c.beta)
                                                             .kl_warmup(c.kl_warmup)
+                                                            .posterior(c.posterior)
                                                             .regularizers(Regularizers(c)));
                      });
 }

@@ -12,9 +12,10 @@
 namespace latentlab {
 
 #define LATENTLAB_CONFIG_FIELDS(X) \
-  X(model) X(dataset) X(data_dir) X(epochs) X(batch_size) X(lr) X(seed) X(threads) X(device) X(out) \
-  X(arch) X(hidden) X(latent) X(activation) X(loss) X(noise) X(l1) X(sparsity) X(contractive) X(dropout) X(beta) \
-  X(kl_warmup) X(image_every) X(grid_images)
+  X(model) X(dataset) X(data_dir) X(image_size) X(channels) X(strict) X(holdout) X(train_images) X(epochs)  \
+  X(batch_size) X(lr) X(beta1) X(seed) X(threads) X(device) X(out) X(arch) X(hidden) X(latent) X(activation) X(loss) \
+  X(noise) X(l1) X(sparsity) X(contractive) X(dropout) X(beta) X(kl_warmup) X(posterior) X(ngf) X(ndf) X(d_every) \
+  X(g_every) X(prior) X(image_every) X(grid_images) X(preview_every) X(save_every)
 
 nlohmann::json to_json(const TrainConfig& c) {
   nlohmann::json j;
@@ -61,13 +62,29 @@ TrainConfig load_config(const std::string& path, TrainConfig base) {
   return config_from_json(j, std::move(base), path);
 }
 
+bool is_folder_dataset(const TrainConfig& c) { return c.dataset.rfind("folder:", 0) == 0; }
+std::string folder_path(const TrainConfig& c) { return is_folder_dataset(c) ? c.dataset.substr(7) : std::string(); }
+
 void apply_model_defaults(TrainConfig& c) {
   require(ModelRegistry::has(c.model),
           "--model " + c.model + ": unknown model; choose one of " + ModelRegistry::names_joined());
-  const nlohmann::json& d = ModelRegistry::defaults(c.model);
-  if (c.batch_size == 0) c.batch_size = d.value("batch_size", int64_t(128));
-  if (c.hidden.empty()) c.hidden = d.value("hidden", std::vector<int64_t>{400});
-  if (c.loss.empty()) c.loss = d.value("loss", std::string("bce"));
+  // A model's default applies to a setting still at its "unset" value.
+  nlohmann::json j = to_json(c);
+  const nlohmann::json unset = to_json(TrainConfig{});
+  for (const auto& [key, value] : ModelRegistry::defaults(c.model).items())
+    if (j.contains(key) && j[key] == unset[key]) j[key] = value;
+  c = config_from_json(j, c, "model defaults of " + c.model);
+  // Then the global ones.
+  if (c.batch_size == 0) c.batch_size = 128;
+  if (c.hidden.empty()) c.hidden = {400};
+  if (c.loss.empty()) c.loss = "bce";
+  if (c.lr == 0) c.lr = 1e-3;
+  if (c.beta1 < 0) c.beta1 = 0.9;
+  if (c.latent == 0) c.latent = 20;
+  if (c.arch.empty()) c.arch = "mlp";
+  bool folder = is_folder_dataset(c);
+  if (c.image_size == 0) c.image_size = folder ? 64 : 28;
+  if (c.channels == 0) c.channels = folder ? 3 : 1;
 }
 
 void validate(const TrainConfig& c) {
@@ -77,14 +94,32 @@ void validate(const TrainConfig& c) {
   for (const auto& n : dataset_names()) ds_ok |= n == c.dataset;
   std::string ds;
   for (const auto& n : dataset_names()) ds += (ds.empty() ? "" : ", ") + n;
-  require(ds_ok, "--dataset " + c.dataset + ": unknown dataset; choose one of " + ds);
+  if (is_folder_dataset(c)) {
+    require(!folder_path(c).empty(), "--dataset folder:<path>: the path is missing");
+    require(c.image_size == 0 || (c.image_size >= 8 && c.image_size <= 1024), "--image-size must be in [8, 1024]");
+    require(c.channels == 0 || c.channels == 1 || c.channels == 3, "--channels must be 1 (grayscale) or 3 (RGB)");
+    require(c.holdout >= 0 && c.holdout < 1, "--holdout must be in [0, 1)");
+  } else {
+    require(ds_ok, "--dataset " + c.dataset + ": unknown dataset; choose one of " + ds + " or folder:<path>");
+    require(c.image_size == 0 || c.image_size == 28,
+            "--image-size " + std::to_string(c.image_size) + ": " + c.dataset + " images are 28x28 (resizing applies to image folders only)");
+    require(c.channels == 0 || c.channels == 1, "--channels: " + c.dataset + " images are grayscale (1 channel)");
+  }
+  require(c.train_images >= 0, "--train-images must be 0 (all) or a count");
+  require(c.beta1 < 1, "--beta1 must be in [0, 1), or negative for the model's default");
+  require(c.posterior == "logvar" || c.posterior == "relu-sigma", "--posterior " + c.posterior + ": choose logvar or relu-sigma");
+  require(c.ngf >= 1 && c.ngf <= 4096 && c.ndf >= 1 && c.ndf <= 4096, "--ngf and --ndf must be in [1, 4096]");
+  require(c.d_every >= 1 && c.g_every >= 1, "--d-every and --g-every must be at least 1");
+  require(c.prior == "gaussian" || c.prior == "mixture", "--prior " + c.prior + ": choose gaussian or mixture");
+  require(c.preview_every >= 0, "--preview-every must be 0 (off) or a number of batches");
+  require(c.save_every >= 1, "--save-every must be at least 1");
   require(c.epochs >= 1, "--epochs must be at least 1 (got " + std::to_string(c.epochs) + ")");
   require(c.batch_size >= 0, "--batch-size must be at least 1, or 0 for the model's default (got " +
                                  std::to_string(c.batch_size) + ")");
-  require(c.lr > 0 && c.lr < 10, "--lr must be in (0, 10) (got " + std::to_string(c.lr) + ")");
+  require(c.lr >= 0 && c.lr < 10, "--lr must be in (0, 10), or 0 for the model's default (got " + std::to_string(c.lr) + ")");
   require(c.threads >= 0 && c.threads <= 1024, "--threads must be 0 (all cores) or a positive count");
   require(c.device == "cpu" || c.device == "cuda", "--device " + c.device + ": choose cpu or cuda");
-  require(c.latent >= 1 && c.latent <= 100000, "--latent must be a positive size");
+  require(c.latent >= 0 && c.latent <= 100000, "--latent must be a positive size, or 0 for the model's default");
   for (auto h : c.hidden) require(h >= 1 && h <= 1000000, "--hidden sizes must be positive");
   parse_activation(c.activation);
   require(c.loss.empty() || c.loss == "bce" || c.loss == "mse", "--loss " + c.loss + ": choose bce or mse");
@@ -95,8 +130,8 @@ void validate(const TrainConfig& c) {
   require(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1)");
   require(!(c.contractive > 0 && c.dropout > 0),
           "--contractive and --dropout cannot be combined (the penalty is the Jacobian of the deterministic encoder)");
-  require(c.arch == "mlp" || c.arch == "conv", "--arch " + c.arch + ": choose mlp or conv");
-  require(!(c.contractive > 0 && c.arch != "mlp"), "--contractive needs --arch mlp (the Jacobian is computed for MLP encoders)");
+  require(c.arch.empty() || c.arch == "mlp" || c.arch == "conv", "--arch " + c.arch + ": choose mlp or conv");
+  require(!(c.contractive > 0 && c.arch == "conv"), "--contractive needs --arch mlp (the Jacobian is computed for MLP encoders)");
   require(c.beta >= 0 && std::isfinite(c.beta), "--beta must be a non-negative weight");
   require(c.kl_warmup >= 0, "--kl-warmup must be 0 (off) or a number of epochs");
   require(c.image_every >= 1, "--image-every must be at least 1");

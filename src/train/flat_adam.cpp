@@ -26,6 +26,11 @@ FlatAdam::FlatAdam(const std::vector<torch::Tensor>& params, FlatAdamOptions opt
   m_ = torch::zeros({total}, opts_t);
   v_ = torch::zeros({total}, opts_t);
   torch::NoGradGuard no_grad;
+  if (!options.alias()) {
+    handles_ = params;
+    gather();
+    return;
+  }
   int64_t off = 0;
   for (auto p : params) {  // a copy of the handle: set_data changes the shared TensorImpl
     int64_t n = p.numel();
@@ -37,9 +42,41 @@ FlatAdam::FlatAdam(const std::vector<torch::Tensor>& params, FlatAdamOptions opt
   }
 }
 
-void FlatAdam::zero_grad() { grads_.zero_(); }
+void FlatAdam::zero_grad() {
+  if (options.alias()) {
+    grads_.zero_();
+    return;
+  }
+  for (auto& p : handles_)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+}
+
+void FlatAdam::gather() {
+  torch::NoGradGuard no_grad;
+  int64_t off = 0;
+  for (auto& p : handles_) {
+    int64_t n = p.numel();
+    params_.slice(0, off, off + n).copy_(p.detach().reshape({-1}));
+    if (p.grad().defined())
+      grads_.slice(0, off, off + n).copy_(p.grad().reshape({-1}));
+    else
+      grads_.slice(0, off, off + n).zero_();
+    off += n;
+  }
+}
+
+void FlatAdam::scatter() {
+  torch::NoGradGuard no_grad;
+  int64_t off = 0;
+  for (auto& p : handles_) {
+    int64_t n = p.numel();
+    p.detach().copy_(params_.slice(0, off, off + n).view(p.sizes()));
+    off += n;
+  }
+}
 
 void FlatAdam::step() {
+  if (!options.alias()) gather();
   ++step_;
   const double b1 = options.beta1(), b2 = options.beta2();
   const double bc1 = 1 - std::pow(b1, static_cast<double>(step_));
@@ -62,6 +99,7 @@ void FlatAdam::step() {
     v_.mul_(b2).addcmul_(grads_, grads_, 1 - b2);
     params_.addcdiv_(m_, v_.sqrt().mul_(inv_sqrt_bc2).add_(eps), -step_size);
   }
+  if (!options.alias()) scatter();
 }
 
 void FlatAdam::save(torch::serialize::OutputArchive& a) const {

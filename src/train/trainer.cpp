@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "latentlab/error.h"
 #include "latentlab/io.h"
@@ -19,26 +20,30 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 std::string path_in(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
 
-// Sums of the named terms over an epoch, kept on the device (read once per epoch, no host syncs).
+// Sums of the named terms over an epoch, kept on the device (read once per epoch, no host syncs),
+// with the number of images each was measured on (a phase with every > 1 sees fewer).
 struct TermSums {
   std::vector<std::string> names;
   std::vector<torch::Tensor> sums;
+  std::vector<int64_t> counts;
   // Adds the phase's loss as `loss_name` and each term as `term_prefix` + its name.
   void add(const LossTerms& l, int64_t n, const std::string& loss_name, const std::string& term_prefix) {
     auto add_one = [&](const std::string& name, const torch::Tensor& v) {
       for (size_t i = 0; i < names.size(); ++i)
         if (names[i] == name) {
           sums[i].add_(v.detach(), static_cast<double>(n));
+          counts[i] += n;
           return;
         }
       names.push_back(name);
       sums.push_back(v.detach().mul(static_cast<double>(n)));
+      counts.push_back(n);
     };
     add_one(loss_name, l.loss);
     for (const auto& [name, v] : l.terms) add_one(term_prefix + name, v);
   }
-  void to_json(nlohmann::json& j, const std::string& prefix, int64_t images) const {
-    for (size_t i = 0; i < names.size(); ++i) j[prefix + names[i]] = sums[i].item<double>() / images;
+  void to_json(nlohmann::json& j, const std::string& prefix) const {
+    for (size_t i = 0; i < names.size(); ++i) j[prefix + names[i]] = sums[i].item<double>() / counts[i];
   }
 };
 
@@ -54,8 +59,9 @@ Trainer::Trainer(TrainConfig config, std::FILE* log) : config_(std::move(config)
 void Trainer::setup() {
   apply_threads(config_.threads);
   auto t0 = Clock::now();
-  train_ = load_idx_dataset(config_.dataset, config_.data_dir, Split::train);
-  test_ = load_idx_dataset(config_.dataset, config_.data_dir, Split::test);
+  Splits splits = load_splits(config_, log_);
+  train_ = std::move(splits.train);
+  test_ = std::move(splits.test);
   std::fprintf(log_, "data: %s, %lld train and %lld test images of %lldx%lldx%lld, loaded in %.2fs\n",
                config_.dataset.c_str(), (long long)train_.size(), (long long)test_.size(),
                (long long)train_.channels(), (long long)train_.height(), (long long)train_.width(), seconds_since(t0));
@@ -67,8 +73,8 @@ void Trainer::setup() {
   model_ = ModelRegistry::create(config_, shape_);
   model_->to(device_);
   // Fixed codes and test images for the per-epoch grids.
-  auto gen = at::detail::createCPUGenerator(epoch_seed(config_.seed, -1));
-  fixed_z_ = torch::randn({config_.grid_images, model_->latent_dim()}, gen, torch::kFloat32).to(device_);
+  torch::manual_seed(epoch_seed(config_.seed, -1));
+  fixed_z_ = model_->sample_prior(config_.grid_images, torch::kFloat32).to(device_);
   fixed_x_ = to_float(test_.images.slice(0, 0, std::min<int64_t>(32, test_.size()))).to(device_);
 }
 
@@ -98,11 +104,12 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
       last_loss = l.loss;
     }
     progress.update(b, [&] { return last_loss.item<double>(); });
+    if (config_.preview_every > 0 && (b + 1) % config_.preview_every == 0) write_preview();
   }
   double secs = seconds_since(t0);
   nlohmann::json m;
   m["epoch"] = epoch;
-  sums.to_json(m, "train_", train_.size());
+  sums.to_json(m, "train_");
   if (phases_.size() > 1) {
     double total = 0;
     for (auto& p : phases_) total += m["train_" + p.name].get<double>();
@@ -123,7 +130,7 @@ nlohmann::json Trainer::evaluate() {
     sums.add(model_->eval_losses(x), x.size(0), "loss", "");
   }
   nlohmann::json m;
-  sums.to_json(m, "test_", test_.size());
+  sums.to_json(m, "test_");
   return m;
 }
 
@@ -137,10 +144,23 @@ void Trainer::write_images(int64_t epoch) {
   write_png_grid(path_in(config_.out, "samples-" + e + ".png"), model_->decode(fixed_z_), 8);
 }
 
+void Trainer::write_preview() {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  write_png_grid(path_in(config_.out, "samples-latest.png"), model_->decode(fixed_z_), 8);
+  model_->train();
+}
+
 void Trainer::build_optimizers() {
   phases_ = model_->phases();
   optims_.clear();
-  for (auto& p : phases_) optims_.push_back(std::make_unique<FlatAdam>(p.parameters, FlatAdamOptions(config_.lr)));
+  // A parameter that an earlier phase already owns (the AAE's encoder) keeps that phase's storage.
+  std::set<const void*> owned;
+  for (auto& p : phases_) {
+    bool shared = false;
+    for (auto& t : p.parameters) shared |= !owned.insert(t.unsafeGetTensorImpl()).second;
+    optims_.push_back(std::make_unique<FlatAdam>(p.parameters, FlatAdamOptions(config_.lr).beta1(config_.beta1).alias(!shared)));
+  }
 }
 
 void Trainer::save_checkpoint(int64_t epoch) {
@@ -225,7 +245,7 @@ TrainResult Trainer::run(bool resume) {
     for (auto& j : metrics_) lines += j.dump() + "\n";
     atomic_write(path_in(config_.out, "metrics.jsonl"), lines);
     if (epoch % config_.image_every == 0 || epoch == config_.epochs) write_images(epoch);
-    save_checkpoint(epoch);
+    if (epoch % config_.save_every == 0 || epoch == config_.epochs) save_checkpoint(epoch);
     char buf[256];
     std::snprintf(buf, sizeof buf, "epoch %lld/%lld  train_loss %.4f  test_loss %.4f  %.1fs  %.0f img/s",
                   (long long)epoch, (long long)config_.epochs, train_loss, test_loss, m["seconds"].get<double>(),

@@ -6,6 +6,7 @@ namespace latentlab::cli {
 
 void add_train(CLI::App& app);
 void add_sample(CLI::App& app);
+void add_generate(CLI::App& app);
 void add_reconstruct(CLI::App& app);
 void add_models(CLI::App& app);
 void add_eval(CLI::App& app);

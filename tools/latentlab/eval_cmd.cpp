@@ -39,11 +39,9 @@ void add_eval(CLI::App& app) {
     parse_noise(a->opts.noise);
     auto run = load_run(a->run);
     require(run.model->can_reconstruct(), "eval: model " + run.config.model + " does not reconstruct images");
-    std::string dir = a->data_dir.empty() ? run.config.data_dir : a->data_dir;
-    auto train = load_idx_dataset(run.config.dataset, dir, Split::train);
-    auto test = load_idx_dataset(run.config.dataset, dir, Split::test);
     apply_threads(run.config.threads);
-    auto j = evaluate_autoencoder(*run.model, run.config, train, test, a->opts);
+    auto data = load_splits(run.config, stderr, a->data_dir);
+    auto j = evaluate_autoencoder(*run.model, run.config, data.train, data.test, a->opts);
     print_table(j);
     atomic_write((std::filesystem::path(a->run) / "eval.json").string(), j.dump(2) + "\n");
   });
@@ -91,8 +89,8 @@ void add_encode(CLI::App& app) {
   cmd->callback([a] {
     require(std::filesystem::path(a->out).extension() == ".npy", "-o " + a->out + ": the codes file must end in .npy");
     auto run = load_run(a->run);
-    auto data = load_idx_dataset(run.config.dataset, a->data_dir.empty() ? run.config.data_dir : a->data_dir,
-                                 a->split == "train" ? Split::train : Split::test);
+    auto splits = load_splits(run.config, stderr, a->data_dir);
+    const Dataset& data = a->split == "train" ? splits.train : splits.test;
     torch::NoGradGuard g;
     run.model->eval();
     Batcher batches(data, 1000, false);

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", LATENTLAB_VERSION);
   latentlab::cli::add_train(app);
   latentlab::cli::add_sample(app);
+  latentlab::cli::add_generate(app);
   latentlab::cli::add_reconstruct(app);
   latentlab::cli::add_models(app);
   latentlab::cli::add_eval(app);

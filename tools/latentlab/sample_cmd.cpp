@@ -1,8 +1,7 @@
 // latentlab sample / reconstruct: read a run folder, write a PNG grid or a .npy array.
-#include <ATen/CPUGeneratorImpl.h>
-
 #include "commands.h"
 #include "latentlab/error.h"
+#include "latentlab/eval.h"
 #include "latentlab/io.h"
 #include "latentlab/train.h"
 
@@ -23,12 +22,38 @@ void add_sample(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "seed of the codes")->capture_default_str();
   cmd->callback([a] {
     auto run = load_run(a->run);
-    torch::NoGradGuard g;
-    run.model->eval();
-    auto gen = at::detail::createCPUGenerator(a->seed);
-    auto z = torch::randn({a->n, run.model->latent_dim()}, gen, torch::kFloat32);
-    write_images(a->out, run.model->decode(z), a->nrow);
+    write_images(a->out, generate_images(*run.model, a->n, 0, 0, 1, a->seed).images, a->nrow);
     std::fprintf(stderr, "wrote %lld samples to %s\n", (long long)a->n, a->out.c_str());
+  });
+}
+
+void add_generate(CLI::App& app) {
+  struct Args {
+    std::string run, out = "generated.png";
+    int64_t n = 64, search = 0, nrow = 8;
+    double mean = 0, std = 1;
+    uint64_t seed = 0;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("generate", "draw images; with --search, keep the ones the discriminator scores best");
+  cmd->add_option("run", a->run, "run folder")->required();
+  cmd->add_option("-n", a->n, "images to keep")->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--search", a->search, "images to draw and rank by the discriminator (0: no ranking; the seed uses 512)")
+      ->capture_default_str()->check(CLI::Range(0, 1000000));
+  cmd->add_option("--mean", a->mean, "mean of the codes")->capture_default_str();
+  cmd->add_option("--std", a->std, "standard deviation of the codes")->capture_default_str();
+  cmd->add_option("-o,--out", a->out, "output: .png grid or .npy float32 [n, C, H, W] in [0, 1]")->capture_default_str();
+  cmd->add_option("--nrow", a->nrow, "images per grid row")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--seed", a->seed, "seed of the codes")->capture_default_str();
+  cmd->callback([a] {
+    auto run = load_run(a->run);
+    auto g = generate_images(*run.model, a->n, a->search, a->mean, a->std, a->seed);
+    write_images(a->out, g.images, a->nrow);
+    if (a->search)
+      std::fprintf(stderr, "kept the %lld best of %lld samples (discriminator logits %.3f to %.3f) in %s\n", (long long)a->n,
+                   (long long)a->search, g.scores[0].item<double>(), g.scores[-1].item<double>(), a->out.c_str());
+    else
+      std::fprintf(stderr, "wrote %lld samples to %s\n", (long long)a->n, a->out.c_str());
   });
 }
 
@@ -47,7 +72,7 @@ void add_reconstruct(CLI::App& app) {
   cmd->callback([a] {
     auto run = load_run(a->run);
     require(run.model->can_reconstruct(), "model " + run.config.model + " in " + a->run + " does not reconstruct images");
-    auto test = load_idx_dataset(run.config.dataset, a->data_dir.empty() ? run.config.data_dir : a->data_dir, Split::test);
+    auto test = load_splits(run.config, stderr, a->data_dir).test;
     torch::NoGradGuard g;
     run.model->eval();
     auto x = to_float(test.images.slice(0, 0, std::min(a->n, test.size())));

@@ -24,23 +24,33 @@ struct TrainArgs {
 void add_flags(CLI::App& cmd, TrainArgs& a) {
   TrainConfig& c = a.flags;
   auto add = [&](const std::string& flag, const std::string& key, auto& field, const std::string& help) {
-    auto* opt = cmd.add_option(flag, field, help)->capture_default_str();
+    CLI::Option* opt;
+    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, bool>)
+      opt = cmd.add_flag(flag, field, help);
+    else
+      opt = cmd.add_option(flag, field, help)->capture_default_str();
     a.table.push_back({opt, key});
     return opt;
   };
   add("--model", "model", c.model, "model to train (see `latentlab models`)");
-  add("--dataset", "dataset", c.dataset, "mnist | fashion-mnist");
+  add("--dataset", "dataset", c.dataset, "mnist | fashion-mnist | folder:<path> (PNG, JPEG, BMP images, recursively)");
   add("--data-dir", "data_dir", c.data_dir, "folder with the four IDX files (plain or .gz); default: the dataset's own");
+  add("--image-size", "image_size", c.image_size, "image folders: resize the shorter side and center-crop to this (0: dcgan 96, others 64)");
+  add("--channels", "channels", c.channels, "image folders: 1 grayscale | 3 RGB (0: 3)");
+  add("--strict", "strict", c.strict, "image folders: stop at a file that cannot be decoded instead of skipping it");
+  add("--holdout", "holdout", c.holdout, "image folders: share of the images held out as the test split");
+  add("--train-images", "train_images", c.train_images, "train on the first N training images only (0: all)");
   add("--epochs", "epochs", c.epochs, "training epochs");
-  add("--batch-size", "batch_size", c.batch_size, "mini-batch size (0: the model's default: vae 128, ae 32)");
-  add("--lr", "lr", c.lr, "Adam learning rate");
+  add("--batch-size", "batch_size", c.batch_size, "mini-batch size (0: the model's default: vae 128, ae 32, gan 64, aae 100)");
+  add("--lr", "lr", c.lr, "Adam learning rate (0: the model's default: 1e-3; gan, dcgan, aae 2e-4)");
+  add("--beta1", "beta1", c.beta1, "Adam beta1 (negative: the model's default: 0.9; gan, dcgan, aae 0.5)");
   add("--seed", "seed", c.seed, "seed of initialisation, shuffling and sampling");
   add("--threads", "threads", c.threads, "CPU threads (0: all cores)");
   add("--device", "device", c.device, "cpu | cuda");
   add("--out", "out", c.out, "run folder (default: runs/<model>-<date-time>)");
-  add("--arch", "arch", c.arch, "mlp | conv encoder and decoder");
+  add("--arch", "arch", c.arch, "mlp | conv networks (default: dcgan conv, others mlp)");
   add("--hidden", "hidden", c.hidden, "encoder hidden sizes, comma separated (default: vae 400, ae 256,64)")->delimiter(',');
-  add("--latent", "latent", c.latent, "code size");
+  add("--latent", "latent", c.latent, "code size, nz of a GAN (0: the model's default: 20; gan, dcgan 100; aae 8)");
   add("--activation", "activation", c.activation, "relu | leaky_relu | elu | tanh | sigmoid");
   add("--loss", "loss", c.loss, "reconstruction loss bce | mse (default: vae bce, ae mse)");
   add("--noise", "noise", c.noise, "denoising: gaussian:<sigma> | masking:<p> | salt-pepper:<p>");
@@ -50,7 +60,15 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
   add("--dropout", "dropout", c.dropout, "dropout probability on hidden layers, training only");
   add("--beta", "beta", c.beta, "weight of the KL term (beta-VAE)");
   add("--kl-warmup", "kl_warmup", c.kl_warmup, "epochs over which the KL weight rises to --beta (0: off)");
+  add("--posterior", "posterior", c.posterior, "vae: logvar | relu-sigma (the first seed's encoder)");
+  add("--ngf", "ngf", c.ngf, "dcgan: generator feature maps");
+  add("--ndf", "ndf", c.ndf, "dcgan: discriminator feature maps");
+  add("--d-every", "d_every", c.d_every, "GANs: train the discriminator every N batches");
+  add("--g-every", "g_every", c.g_every, "GANs: train the generator every N batches");
+  add("--prior", "prior", c.prior, "aae: gaussian | mixture (10 Gaussians on a circle)");
   add("--image-every", "image_every", c.image_every, "write image grids every N epochs");
+  add("--preview-every", "preview_every", c.preview_every, "write samples-latest.png every N batches (0: off)");
+  add("--save-every", "save_every", c.save_every, "write the checkpoint every N epochs (and after the last)");
   add("--grid-images", "grid_images", c.grid_images, "images in each samples grid");
 }
 
@@ -85,7 +103,7 @@ void add_train(CLI::App& app) {
   add_flags(*cmd, *args);
   cmd->add_option("--config", args->config_file, "JSON file of settings (keys as in a run's config.json); flags override it")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--preset", args->preset, "settings that reproduce a seed (see `latentlab models`): ae-seed, ae-tf, vae-seed");
+  cmd->add_option("--preset", args->preset, "settings that reproduce a seed (listed by `latentlab models`)");
   cmd->add_option("--resume", args->resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);
   cmd->callback([args] {

@@ -28,6 +28,10 @@ struct VaeOptions {
   TORCH_ARG(double, beta) = 1.0;
   /// Epochs over which the KL weight rises linearly to beta; 0: off. Default: 0.
   TORCH_ARG(int64_t, kl_warmup) = 0;
+  /// "logvar": the encoder's 2 x latent outputs are mean and log-variance. "relu-sigma": the first
+  /// seed's VAE, whose last encoder layer goes through the hidden activation and splits into mean and
+  /// sigma (log-variance = log(1e-8 + sigma^2), as its KL). Default: logvar.
+  TORCH_ARG(std::string, posterior) = "logvar";
   /// Input noise and penalties on the mean code. Default: none.
   TORCH_ARG(Regularizers, regularizers) = {};
 };
@@ -63,6 +67,8 @@ class VaeImpl : public ModelImpl {
  private:
   /// Reconstruction term per image (in nats for bce) from decoder logits.
   torch::Tensor recon_per_image(const torch::Tensor& logits, const torch::Tensor& x) const;
+  /// Mean and log-variance from the encoder's raw output.
+  std::pair<torch::Tensor, torch::Tensor> split(const torch::Tensor& h) const;
   double kl_weight_ = 1.0;
 };
 

@@ -1,0 +1,57 @@
+#pragma once
+// The adversarial autoencoder (Makhzani et al.): a deterministic encoder and a decoder trained to
+// reconstruct, and a discriminator on codes that makes the encoder's codes follow a prior. Three
+// phases per batch: "recon" (encoder + decoder, reconstruction loss), "disc" (discriminator: prior
+// draws are real, codes are fake), "gen" (encoder: fool the discriminator).
+#include "latentlab/model.h"
+#include "latentlab/models/codec.h"
+
+namespace latentlab {
+
+struct AaeOptions {
+  AaeOptions(ImageShape shape) : shape_(shape) {}
+  /// Shape of an input image.
+  TORCH_ARG(ImageShape, shape);
+  /// Code size. Default: 8.
+  TORCH_ARG(int64_t, latent) = 8;
+  /// "mlp" or "conv" encoder and decoder. Default: mlp.
+  TORCH_ARG(std::string, arch) = "mlp";
+  /// Hidden sizes of the encoder (decoder mirrors) and of the discriminator. Default: {512, 512}.
+  TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{512, 512};
+  /// Hidden activation of encoder and decoder. Default: relu.
+  TORCH_ARG(std::string, activation) = "relu";
+  /// Reconstruction loss "bce" or "mse", summed over pixels. Default: bce.
+  TORCH_ARG(std::string, loss) = "bce";
+  /// "gaussian" N(0, I) or "mixture" of 10 Gaussians. Default: gaussian.
+  TORCH_ARG(std::string, prior) = "gaussian";
+};
+
+/// Draws n codes of size dim from the 10-component mixture: component k has its mean at radius 4 and
+/// angle 2 pi k / 10 in the first two dimensions and standard deviation 0.5 there; the other
+/// dimensions are N(0, 1). Uses the default generator.
+torch::Tensor sample_mixture_prior(int64_t n, int64_t dim, const torch::TensorOptions& opts);
+
+class AaeImpl : public ModelImpl {
+ public:
+  explicit AaeImpl(AaeOptions options);
+  std::string kind() const override { return "aae"; }
+  std::vector<Phase> phases() override;
+  LossTerms losses(size_t phase, const torch::Tensor& x) override;
+  /// loss: the reconstruction loss; terms mse (per pixel), d (discriminator) and g (encoder) losses.
+  LossTerms eval_losses(const torch::Tensor& x) override;
+  int64_t latent_dim() const override { return options.latent(); }
+  torch::Tensor sample_prior(int64_t n, const torch::TensorOptions& opts) const override;
+  torch::Tensor decode(const torch::Tensor& z) override { return torch::sigmoid(codec.decode_logits(z)); }
+  torch::Tensor reconstruct(const torch::Tensor& x) override { return decode(code(x)); }
+  bool can_reconstruct() const override { return true; }
+  torch::Tensor code(const torch::Tensor& x) override { return codec.encode(x); }
+
+  AaeOptions options;
+  Codec codec;
+  Mlp discriminator{nullptr};
+
+ private:
+  torch::Tensor recon_per_image(const torch::Tensor& x);
+};
+
+}  // namespace latentlab

@@ -1,0 +1,58 @@
+#pragma once
+// GANs: a generator G (code -> image logits before tanh) and a discriminator D (image -> one logit),
+// trained in two phases with BCE from logits, as in the seeds: "d" steps D on real images (target 1)
+// and detached fakes (target 0), "g" steps G so that D calls its fakes real. --arch mlp is the
+// simplest GAN for 28x28 digits; --arch conv (model dcgan) the seeds' NetG/NetD.
+// Images enter in [0, 1] and are scaled to [-1, 1] (the seeds' Normalize(0.5, 0.5)); decode() maps
+// G's tanh output back to [0, 1].
+#include "latentlab/model.h"
+
+namespace latentlab {
+
+struct GanOptions {
+  GanOptions(ImageShape shape) : shape_(shape) {}
+  /// Shape of an image.
+  TORCH_ARG(ImageShape, shape);
+  /// Size of the code (nz). Default: 100.
+  TORCH_ARG(int64_t, nz) = 100;
+  /// "mlp" or "conv" (DCGAN) networks. Default: conv.
+  TORCH_ARG(std::string, arch) = "conv";
+  /// MLP generator hidden sizes; the discriminator mirrors them. Default: {256, 512, 1024}.
+  TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{256, 512, 1024};
+  /// DCGAN feature maps of G and D. Default: 64 each.
+  TORCH_ARG(int64_t, ngf) = 64;
+  TORCH_ARG(int64_t, ndf) = 64;
+  /// Phase periods in batches. Default: 1 each.
+  TORCH_ARG(int64_t, d_every) = 1;
+  TORCH_ARG(int64_t, g_every) = 1;
+};
+
+class GanImpl : public ModelImpl {
+ public:
+  GanImpl(GanOptions options, std::string kind);
+  std::string kind() const override { return kind_; }
+  /// "d" (discriminator parameters, every d_every batches) then "g" (generator, every g_every).
+  std::vector<Phase> phases() override;
+  /// Phase 0: loss of D, terms real (mean D(x)) and fake (mean D(G(z))). Phase 1: loss of G.
+  LossTerms losses(size_t phase, const torch::Tensor& x) override;
+  /// loss: D's loss on test images against fresh fakes; terms d, g, real, fake.
+  LossTerms eval_losses(const torch::Tensor& x) override;
+  int64_t latent_dim() const override { return options.nz(); }
+  torch::Tensor decode(const torch::Tensor& z) override;
+  bool has_critic() const override { return true; }
+  torch::Tensor critic_score(const torch::Tensor& x) override;
+
+  /// G's output in [-1, 1], [b, C, H, W].
+  torch::Tensor generate(const torch::Tensor& z);
+  /// D's logit per image for images in [-1, 1].
+  torch::Tensor discriminate(const torch::Tensor& x_pm1);
+
+  GanOptions options;
+  torch::nn::Sequential generator{nullptr}, discriminator{nullptr};
+
+ private:
+  std::string kind_;
+  torch::Tensor fake_;  // G(z) of the last "d" phase, with its graph, reused by a "g" phase on the same batch
+};
+
+}  // namespace latentlab

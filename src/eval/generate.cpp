@@ -1,0 +1,36 @@
+#include "latentlab/error.h"
+#include "latentlab/eval.h"
+
+namespace latentlab {
+
+Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double mean, double std, uint64_t seed) {
+  require(n >= 1, "generate: -n must be at least 1");
+  require(search == 0 || search >= n, "generate: --search " + std::to_string(search) + " must be at least -n (" +
+                                          std::to_string(n) + "), or 0 to keep every sample");
+  require(std > 0 && std::isfinite(std) && std::isfinite(mean), "generate: --std must be positive and --mean finite");
+  require(search == 0 || model.has_critic(), "generate --search: model " + model.kind() +
+                                                 " has no discriminator to rank samples with; drop --search");
+  torch::NoGradGuard no_grad;
+  model.eval();
+  torch::manual_seed(seed);
+  const int64_t total = search ? search : n;
+  auto device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters()[0].device();
+  auto z = model.sample_prior(total, torch::TensorOptions(torch::kFloat32)).mul_(std).add_(mean).to(device);
+  std::vector<torch::Tensor> images, scores;
+  for (int64_t start = 0; start < total; start += 256) {
+    auto x = model.decode(z.slice(0, start, std::min(total, start + 256)));
+    if (search) scores.push_back(model.critic_score(x).reshape({-1}));
+    images.push_back(x);
+  }
+  Generated g;
+  g.images = torch::cat(images);
+  if (!search) return g;
+  auto all = torch::cat(scores);
+  auto top = all.topk(n);
+  g.scores = std::get<0>(top);
+  g.indices = std::get<1>(top);
+  g.images = g.images.index_select(0, g.indices);
+  return g;
+}
+
+}  // namespace latentlab

@@ -1,0 +1,100 @@
+#include "latentlab/models/aae.h"
+
+#include <cmath>
+
+#include "latentlab/error.h"
+#include "latentlab/losses.h"
+
+namespace latentlab {
+
+torch::Tensor sample_mixture_prior(int64_t n, int64_t dim, const torch::TensorOptions& opts) {
+  auto z = torch::randn({n, dim}, opts);
+  if (dim < 2) return z;
+  auto k = torch::randint(0, 10, {n}, opts.dtype(torch::kInt64));
+  auto angle = k.to(opts.dtype()).mul_(2.0 * M_PI / 10.0);
+  auto first = z.narrow(1, 0, 2).mul(0.5);
+  first.select(1, 0).add_(angle.cos().mul_(4.0));
+  first.select(1, 1).add_(angle.sin().mul_(4.0));
+  return torch::cat({first, z.narrow(1, 2, dim - 2)}, 1);
+}
+
+AaeImpl::AaeImpl(AaeOptions opts)
+    : options(std::move(opts)),
+      codec(*this, CodecOptions(options.shape(), options.latent(), options.latent())
+                       .arch(options.arch())
+                       .hidden(options.hidden())
+                       .activation(options.activation())) {
+  TORCH_CHECK(options.latent() > 0, "AAE: the code size must be positive");
+  require(options.prior() == "gaussian" || options.prior() == "mixture", "--prior " + options.prior() + ": choose gaussian or mixture");
+  require(options.loss() == "bce" || options.loss() == "mse", "--loss " + options.loss() + ": choose bce or mse");
+  discriminator = register_module(
+      "discriminator", Mlp(MlpOptions(options.latent(), options.hidden(), 1).activation("leaky_relu")));
+}
+
+torch::Tensor AaeImpl::sample_prior(int64_t n, const torch::TensorOptions& opts) const {
+  return options.prior() == "mixture" ? sample_mixture_prior(n, options.latent(), opts)
+                                      : torch::randn({n, options.latent()}, opts);
+}
+
+std::vector<Phase> AaeImpl::phases() {
+  std::vector<torch::Tensor> codec_params, encoder_params;
+  for (auto& item : named_parameters()) {
+    const std::string& name = item.key();
+    if (name.rfind("discriminator.", 0) == 0) continue;
+    codec_params.push_back(item.value());
+    if (name.rfind("encoder.", 0) == 0) encoder_params.push_back(item.value());
+  }
+  return {{"recon", codec_params, 1}, {"disc", discriminator->parameters(), 1}, {"gen", encoder_params, 1}};
+}
+
+torch::Tensor AaeImpl::recon_per_image(const torch::Tensor& x) {
+  auto logits = codec.decode_logits(code(x));
+  return options.loss() == "bce" ? bce_with_logits_per_image(logits, x) : sse_per_image(torch::sigmoid(logits), x);
+}
+
+LossTerms AaeImpl::losses(size_t phase, const torch::Tensor& x) {
+  if (phase == 0) {
+    auto r = recon_per_image(x).mean();
+    return {r, {}};
+  }
+  if (phase == 1) {
+    auto real = discriminator->forward(sample_prior(x.size(0), x.options()));
+    torch::Tensor codes;
+    {
+      torch::NoGradGuard g;
+      codes = code(x);
+    }
+    auto fake = discriminator->forward(codes);
+    return {torch::softplus(-real).mean() + torch::softplus(fake).mean(), {}};
+  }
+  return {torch::softplus(-discriminator->forward(code(x))).mean(), {}};
+}
+
+LossTerms AaeImpl::eval_losses(const torch::Tensor& x) {
+  auto z = code(x);
+  auto logits = codec.decode_logits(z);
+  auto r = options.loss() == "bce" ? bce_with_logits_per_image(logits, x) : sse_per_image(torch::sigmoid(logits), x);
+  auto mse = sse_per_image(torch::sigmoid(logits), x).mean() / static_cast<double>(options.shape().pixels());
+  auto real = discriminator->forward(sample_prior(x.size(0), x.options()));
+  auto fake = discriminator->forward(z);
+  return {r.mean(),
+          {{"mse", mse},
+           {"d", torch::softplus(-real).mean() + torch::softplus(fake).mean()},
+           {"g", torch::softplus(-fake).mean()}}};
+}
+
+void register_aae() {
+  ModelRegistry::add("aae", "adversarial autoencoder: MLP encoder/decoder 784-512-512-8, a code discriminator, --prior gaussian|mixture",
+                     {{"batch_size", 100}, {"hidden", {512, 512}}, {"latent", 8}, {"loss", "bce"}, {"lr", 2e-4}, {"beta1", 0.5}},
+                     [](const TrainConfig& c, const ImageShape& shape) -> Model {
+                       return std::make_shared<AaeImpl>(AaeOptions(shape)
+                                                            .latent(c.latent)
+                                                            .arch(c.arch)
+                                                            .hidden(c.hidden)
+                                                            .activation(c.activation)
+                                                            .loss(c.loss)
+                                                            .prior(c.prior));
+                     });
+}
+
+}  // namespace latentlab

@@ -1,0 +1,109 @@
+#include "latentlab/models/gan.h"
+
+#include "latentlab/error.h"
+#include "latentlab/nn.h"
+
+namespace latentlab {
+namespace {
+
+// BCE with logits against a constant target, averaged: softplus(-l) for target 1, softplus(l) for 0.
+torch::Tensor bce_real(const torch::Tensor& logit) { return torch::softplus(-logit).mean(); }
+torch::Tensor bce_fake(const torch::Tensor& logit) { return torch::softplus(logit).mean(); }
+
+struct UnflattenImpl : torch::nn::Module {
+  UnflattenImpl(ImageShape s) : s(s) {}
+  torch::Tensor forward(const torch::Tensor& x) { return x.view({x.size(0), s.channels, s.height, s.width}); }
+  ImageShape s;
+};
+TORCH_MODULE(Unflatten);
+
+struct SqueezeLogitImpl : torch::nn::Module {
+  torch::Tensor forward(const torch::Tensor& x) { return x.view({x.size(0)}); }
+};
+TORCH_MODULE(SqueezeLogit);
+
+}  // namespace
+
+GanImpl::GanImpl(GanOptions opts, std::string kind) : options(std::move(opts)), kind_(std::move(kind)) {
+  const ImageShape& s = options.shape();
+  TORCH_CHECK(options.nz() > 0, "GAN: the code size must be positive");
+  if (options.arch() == "conv") {
+    require(s.height == s.width, "--arch conv (DCGAN) needs square images; these are " + std::to_string(s.height) + "x" +
+                                     std::to_string(s.width));
+    generator = register_module("generator", dcgan_generator(options.nz(), s.channels, s.height, options.ngf()));
+    discriminator = register_module("discriminator", dcgan_discriminator(s.channels, s.height, options.ndf()));
+    dcgan_init(*generator);
+    dcgan_init(*discriminator);
+  } else {
+    require(options.arch() == "mlp", "--arch " + options.arch() + ": choose mlp or conv");
+    std::vector<int64_t> rev(options.hidden().rbegin(), options.hidden().rend());
+    auto mo = [](int64_t in, std::vector<int64_t> h, int64_t out) { return MlpOptions(in, std::move(h), out).activation("leaky_relu"); };
+    generator = register_module("generator", torch::nn::Sequential(Mlp(mo(options.nz(), options.hidden(), s.pixels())), Unflatten(s)));
+    discriminator = register_module("discriminator", torch::nn::Sequential(Mlp(mo(s.pixels(), rev, 1)), SqueezeLogit()));
+  }
+}
+
+std::vector<Phase> GanImpl::phases() {
+  return {{"d", discriminator->parameters(), options.d_every()},
+          {"g", generator->parameters(), options.g_every()}};
+}
+
+torch::Tensor GanImpl::generate(const torch::Tensor& z) { return torch::tanh(generator->forward(z)); }
+torch::Tensor GanImpl::discriminate(const torch::Tensor& x) { return discriminator->forward(x); }
+torch::Tensor GanImpl::decode(const torch::Tensor& z) { return generate(z).add(1.0).mul_(0.5); }
+torch::Tensor GanImpl::critic_score(const torch::Tensor& x) { return discriminate(x.mul(2.0).sub_(1.0)); }
+
+LossTerms GanImpl::losses(size_t phase, const torch::Tensor& x) {
+  int64_t b = x.size(0);
+  if (phase == 0) {
+    auto real_logit = discriminate(x.mul(2.0).sub_(1.0));
+    fake_ = generate(sample_prior(b, x.options()));
+    auto fake_logit = discriminate(fake_.detach());
+    auto loss = bce_real(real_logit) + bce_fake(fake_logit);
+    return {loss, {{"real", torch::sigmoid(real_logit.detach()).mean()}, {"fake", torch::sigmoid(fake_logit.detach()).mean()}}};
+  }
+  // Reuse the fakes of this batch's "d" phase (G has not changed since); draw new ones otherwise.
+  torch::Tensor fake = fake_.defined() && fake_.size(0) == b ? fake_ : generate(sample_prior(b, x.options()));
+  fake_ = torch::Tensor();
+  return {bce_real(discriminate(fake)), {}};
+}
+
+LossTerms GanImpl::eval_losses(const torch::Tensor& x) {
+  auto real_logit = discriminate(x.mul(2.0).sub_(1.0));
+  auto fake_logit = discriminate(generate(sample_prior(x.size(0), x.options())));
+  auto d = bce_real(real_logit) + bce_fake(fake_logit);
+  return {d,
+          {{"g", bce_real(fake_logit)},
+           {"real", torch::sigmoid(real_logit).mean()},
+           {"fake", torch::sigmoid(fake_logit).mean()}}};
+}
+
+namespace {
+Model make_gan(const TrainConfig& c, const ImageShape& shape, const std::string& kind) {
+  require(kind != "dcgan" || c.arch == "conv", "--model dcgan has convolutional networks; use --model gan for --arch mlp");
+  return std::make_shared<GanImpl>(GanOptions(shape)
+                                       .nz(c.latent)
+                                       .arch(c.arch)
+                                       .hidden(c.hidden)
+                                       .ngf(c.ngf)
+                                       .ndf(c.ndf)
+                                       .d_every(c.d_every)
+                                       .g_every(c.g_every),
+                                   kind);
+}
+}  // namespace
+
+void register_gan() {
+  const nlohmann::json gan_defaults = {{"batch_size", 64}, {"lr", 2e-4}, {"beta1", 0.5}, {"latent", 100}};
+  nlohmann::json mlp = gan_defaults, conv = gan_defaults;
+  mlp["arch"] = "mlp";
+  mlp["hidden"] = {256, 512, 1024};
+  conv["arch"] = "conv";
+  conv["image_size"] = 96;
+  ModelRegistry::add("gan", "the simplest GAN: MLP G (100-256-512-1024-784, tanh) and D (mirror); --arch conv for DCGAN nets",
+                     mlp, [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "gan"); });
+  ModelRegistry::add("dcgan", "the seeds' DCGAN NetG/NetD (nz 100, ngf = ndf = 64) for 28, 32, 64 and 96 pixel images",
+                     conv, [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "dcgan"); });
+}
+
+}  // namespace latentlab
