@@ -7,7 +7,10 @@ images/s of both, the median of the per-pair time ratios (latentlab / PyTorch; b
 latentlab's GFLOP/s as a share of a measured sgemm peak, and the peak RSS of each process.
 
 Run with Debian's python3 (python3-torch, the same ATen build latentlab links):
-    /usr/bin/python3 bench/compare.py [--pairs 3] [--workloads vae:128,vae:32] [--threads N]
+    /usr/bin/python3 bench/compare.py [--pairs 3] [--workloads vae:128,vae:32,dcgan:64:6400] [--threads N]
+
+A workload is model:batch[:images]; images limits training to the first N images (--train-images),
+for slow workloads such as the DCGAN (the reported img/s are per image trained).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
@@ -59,22 +62,27 @@ def main():
     print(f'{"workload":<12} {"latentlab img/s":>16} {"pytorch img/s":>14} {"ratio":>7} {"GFLOP/s":>8} {"of peak":>8} {"RSS MiB (ll/pt)":>16}')
     with tempfile.TemporaryDirectory() as tmp:
         for w in a.workloads.split(','):
-            model, batch = w.split(':')
+            parts = w.split(':')
+            model, batch = parts[0], parts[1]
+            images = int(parts[2]) if len(parts) > 2 else 60000
+            limit = ['--train-images', str(images)] if len(parts) > 2 else []
             ll, pt, ratios, rss_ll, rss_pt = [], [], [], [], []
             for i in range(a.pairs):
                 out_dir = os.path.join(tmp, f'{model}-{batch}-{i}')
                 _, r1 = timed([a.exe, 'train', '--model', model, '--batch-size', batch, '--epochs', '1',
-                               '--threads', str(a.threads), '--data-dir', a.data_dir, '--out', out_dir])
+                               '--threads', str(a.threads), '--data-dir', a.data_dir, '--out', out_dir] + limit)
                 with open(os.path.join(out_dir, 'metrics.jsonl')) as f:
                     s_ll = json.loads(f.readline())['seconds']
                 out, r2 = timed([sys.executable, os.path.join(HERE, 'torch_ref.py'), '--model', model, '--batch-size', batch,
-                                 '--epochs', '1', '--threads', str(a.threads), '--data-dir', a.data_dir])
+                                 '--epochs', '1', '--threads', str(a.threads), '--data-dir', a.data_dir] + limit +
+                                (['--lr', '2e-4'] if model == 'dcgan' else []))
                 s_pt = json.loads(out.strip().splitlines()[-1])['seconds']
                 ll.append(s_ll); pt.append(s_pt); ratios.append(s_ll / s_pt); rss_ll.append(r1); rss_pt.append(r2)
             s_ll, s_pt = statistics.median(ll), statistics.median(pt)
-            gflops = FLOPS_PER_IMAGE[model] * 60000 / s_ll / 1e9
-            print(f'{model + ":" + batch:<12} {60000 / s_ll:>16.0f} {60000 / s_pt:>14.0f} {statistics.median(ratios):>7.3f} '
-                  f'{gflops:>8.1f} {100 * gflops / peak:>7.0f}% {max(rss_ll):>8.0f}/{max(rss_pt):<7.0f}')
+            gflops = FLOPS_PER_IMAGE.get(model, 0) * images / s_ll / 1e9
+            share = f'{100 * gflops / peak:>7.0f}%' if gflops else f'{"-":>8}'
+            print(f'{model + ":" + batch:<12} {images / s_ll:>16.0f} {images / s_pt:>14.0f} {statistics.median(ratios):>7.3f} '
+                  f'{gflops:>8.1f} {share} {max(rss_ll):>8.0f}/{max(rss_pt):<7.0f}')
             sys.stdout.flush()
 
 

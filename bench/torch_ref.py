@@ -62,7 +62,59 @@ class AE(nn.Module):
         return F.mse_loss(self.decoder(self.encoder(x)), x)
 
 
-MODELS = {'vae': VAE, 'ae': AE}
+class DCGAN(nn.Module):
+    """latentlab's dcgan at 28x28 (the LibTorch cpp/dcgan networks, nz 100, ngf = ndf = 64), DCGAN init,
+    BCE from logits, two Adam optimisers (lr 2e-4, beta1 0.5); the generator step reuses the fakes of the
+    discriminator step, as latentlab does with d_every = g_every = 1."""
+    def __init__(self, nz=100, ngf=64, ndf=64):
+        super().__init__()
+        self.nz = nz
+        self.g = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh())
+        self.d = nn.Sequential(
+            nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 4, 1, 3, 1, 0, bias=False))
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1.0, 0.02)
+                nn.init.zeros_(m.bias)
+
+    def optimizers(self, lr):
+        return [torch.optim.Adam(self.d.parameters(), lr=lr, betas=(0.5, 0.999)),
+                torch.optim.Adam(self.g.parameters(), lr=lr, betas=(0.5, 0.999))]
+
+    def train_step(self, x, opts):
+        opt_d, opt_g = opts
+        x = x * 2 - 1
+        b = x.size(0)
+        opt_d.zero_grad()
+        real = self.d(x).view(-1)
+        fake = self.g(torch.randn(b, self.nz, 1, 1))
+        out = self.d(fake.detach()).view(-1)
+        loss_d = F.softplus(-real).mean() + F.softplus(out).mean()
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = F.softplus(-self.d(fake).view(-1)).mean()
+        loss_g.backward()
+        opt_g.step()
+        return loss_d.detach() + loss_g.detach()
+
+    def loss(self, x):
+        x = x * 2 - 1
+        real = self.d(x).view(-1)
+        fake = self.d(self.g(torch.randn(x.size(0), self.nz, 1, 1))).view(-1)
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+MODELS = {'vae': VAE, 'ae': AE, 'dcgan': DCGAN}
 
 
 def main():
@@ -74,13 +126,16 @@ def main():
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--train-images', type=int, default=0, help='use the first N training images (0: all)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     train = torch.from_numpy(read_idx(find(a.data_dir, 'train-images-idx3-ubyte')).copy()).unsqueeze(1)
     test = torch.from_numpy(read_idx(find(a.data_dir, 't10k-images-idx3-ubyte')).copy()).unsqueeze(1)
+    if a.train_images:
+        train = train[:a.train_images]
     model = MODELS[a.model]()
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+    opts = model.optimizers(a.lr) if hasattr(model, 'optimizers') else [torch.optim.Adam(model.parameters(), lr=a.lr)]
     n = train.size(0)
     for epoch in range(1, a.epochs + 1):
         model.train()
@@ -89,10 +144,13 @@ def main():
         total = torch.zeros(())
         for i in range(0, n, a.batch_size):
             x = train[perm[i:i + a.batch_size]].float().div_(255)
-            loss = model.loss(x)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            if hasattr(model, 'train_step'):
+                loss = model.train_step(x, opts)
+            else:
+                loss = model.loss(x)
+                opts[0].zero_grad()
+                loss.backward()
+                opts[0].step()
             total += loss.detach() * x.size(0)
         secs = time.perf_counter() - t0
         model.eval()

@@ -33,7 +33,12 @@ TEST_F(Cli, InvalidFlagsFailWithAMessageAndNoRunFolder) {
   std::vector<Case> cases = {
       {"train --epochs 0", "--epochs must be at least 1"},
       {"train --batch-size -3", "--batch-size"},
-      {"train --lr 0", "--lr must be"},
+      {"train --lr -1", "--lr must be"},
+      {"train --model gan --d-every 0", "--d-every"},
+      {"train --model aae --prior uniform", "choose gaussian or mixture"},
+      {"train --model dcgan --image-size 64", "28x28"},
+      {"train --dataset folder:" + path("nowhere"), "does not exist"},
+      {"train --posterior sigma", "relu-sigma"},
       {"train --model nope", "unknown model"},
       {"train --dataset cifar", "unknown dataset"},
       {"train --device tpu", "choose cpu or cuda"},
@@ -140,6 +145,30 @@ TEST_F(Cli, AutoencoderWithRegularisersEndToEnd) {
   r = run_cli("pca --data-dir " + path("data") + " --dim 0");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("--dim must be in"), std::string::npos) << r.output;
+}
+
+TEST_F(Cli, GanTrainGenerateWithSearchAndSample) {
+  write_tiny_mnist(dir / "data", 128, 32);
+  auto r = run_cli("train --model dcgan --ngf 8 --ndf 8 --epochs 1 --threads 1 --save-every 1 --data-dir " + path("data") +
+                   " --out " + path("gan"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto cfg = nlohmann::json::parse(read_file(path("gan/config.json")));
+  EXPECT_EQ(cfg["lr"], 2e-4);
+  EXPECT_EQ(cfg["beta1"], 0.5);
+  EXPECT_EQ(cfg["latent"], 100);
+  EXPECT_EQ(cfg["arch"], "conv");
+  r = run_cli("generate " + path("gan") + " -n 8 --search 32 --mean 0 --std 0.8 -o " + path("best.png"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("kept the 8 best of 32"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file(path("best.png")).substr(1, 3), "PNG");
+  r = run_cli("generate " + path("gan") + " -n 8 --search 4");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("must be at least -n"), std::string::npos) << r.output;
+  r = run_cli("sample " + path("gan") + " -n 4 -o " + path("s.npy"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = run_cli("reconstruct " + path("gan"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("does not reconstruct"), std::string::npos) << r.output;
 }
 
 TEST_F(Cli, PresetIsALayerUnderConfigAndFlags) {

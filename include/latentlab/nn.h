@@ -107,6 +107,18 @@ TORCH_MODULE(ConvDecoder);
 
 namespace latentlab {
 
+/// A bias-free transposed convolution (square kernel, no output padding) with the semantics and weight
+/// layout [in, out, k, k] of nn::ConvTranspose2d, computed through the convolution's input gradient,
+/// which ATen runs with oneDNN on the CPU (nn::ConvTranspose2d takes a slow path there in 1.13).
+class ConvTranspose2dFastImpl : public torch::nn::Module {
+ public:
+  ConvTranspose2dFastImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+  int64_t stride, padding;
+};
+TORCH_MODULE(ConvTranspose2dFast);
+
 /// The DCGAN networks of the seeds. Generator: z [b, nz] (or [b, nz, 1, 1]) -> transposed
 /// convolutions with batch norm and ReLU -> `channels` maps of size x size, before the tanh.
 /// Discriminator: convolutions with LeakyReLU 0.2 (batch norm after the first) -> one logit per

@@ -65,7 +65,13 @@ LossTerms GanImpl::losses(size_t phase, const torch::Tensor& x) {
   // Reuse the fakes of this batch's "d" phase (G has not changed since); draw new ones otherwise.
   torch::Tensor fake = fake_.defined() && fake_.size(0) == b ? fake_ : generate(sample_prior(b, x.options()));
   fake_ = torch::Tensor();
-  return {bce_real(discriminate(fake)), {}};
+  // The generator's step needs gradients through D but not of D's weights: record D's forward with its
+  // parameters frozen (the graph keeps that choice), then unfreeze them for the next "d" phase.
+  auto d_params = discriminator->parameters();
+  for (auto& p : d_params) p.requires_grad_(false);
+  auto logit = discriminate(fake);
+  for (auto& p : d_params) p.requires_grad_(true);
+  return {bce_real(logit), {}};
 }
 
 LossTerms GanImpl::eval_losses(const torch::Tensor& x) {

@@ -68,6 +68,9 @@ std::string folder_path(const TrainConfig& c) { return is_folder_dataset(c) ? c.
 void apply_model_defaults(TrainConfig& c) {
   require(ModelRegistry::has(c.model),
           "--model " + c.model + ": unknown model; choose one of " + ModelRegistry::names_joined());
+  bool folder = is_folder_dataset(c);
+  if (!folder && c.image_size == 0) c.image_size = 28;  // IDX datasets have one size
+  if (!folder && c.channels == 0) c.channels = 1;
   // A model's default applies to a setting still at its "unset" value.
   nlohmann::json j = to_json(c);
   const nlohmann::json unset = to_json(TrainConfig{});
@@ -82,9 +85,8 @@ void apply_model_defaults(TrainConfig& c) {
   if (c.beta1 < 0) c.beta1 = 0.9;
   if (c.latent == 0) c.latent = 20;
   if (c.arch.empty()) c.arch = "mlp";
-  bool folder = is_folder_dataset(c);
-  if (c.image_size == 0) c.image_size = folder ? 64 : 28;
-  if (c.channels == 0) c.channels = folder ? 3 : 1;
+  if (c.image_size == 0) c.image_size = 64;
+  if (c.channels == 0) c.channels = 3;
 }
 
 void validate(const TrainConfig& c) {

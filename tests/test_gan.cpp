@@ -1,0 +1,199 @@
+// GANs: network shapes for every DCGAN size, the fast transposed convolution against
+// nn::ConvTranspose2d, one D step lowering D's loss, discriminator-ranked generation, phases and
+// resume equality of a GAN run.
+#include "common.h"
+#include "latentlab/eval.h"
+#include "latentlab/models/gan.h"
+#include "latentlab/nn.h"
+#include "latentlab/optim.h"
+#include "latentlab/train.h"
+
+namespace latentlab::test {
+
+class GanTest : public Seeded {
+ protected:
+  std::shared_ptr<GanImpl> make(ImageShape s, const std::string& model = "dcgan", const std::string& arch = "") {
+    TrainConfig c;
+    c.model = model;
+    c.arch = arch;
+    c.ngf = 8;
+    c.ndf = 8;
+    c.latent = 16;
+    c.hidden = {32, 64};
+    return std::dynamic_pointer_cast<GanImpl>(ModelRegistry::create(c, s));
+  }
+};
+
+TEST_F(GanTest, DcganShapesForEverySize) {
+  for (int64_t size : dcgan_sizes())
+    for (int64_t ch : {1, 3}) {
+      auto g = make(ImageShape{ch, size, size});
+      auto z = g->sample_prior(3, torch::kFloat32);
+      auto x = g->decode(z);
+      EXPECT_EQ(x.sizes(), (std::vector<int64_t>{3, ch, size, size})) << size;
+      EXPECT_GE(x.min().item<double>(), 0.0);
+      EXPECT_LE(x.max().item<double>(), 1.0);
+      EXPECT_EQ(g->critic_score(x).sizes(), (std::vector<int64_t>{3})) << size;
+    }
+  EXPECT_ERROR_WITH(make(ImageShape{3, 48, 48}), "28, 32, 64, 96");
+  EXPECT_ERROR_WITH(make(ImageShape{3, 64, 32}), "square");
+}
+
+TEST_F(GanTest, TheSeedsNetGAndNetDAt96) {
+  auto g = dcgan_generator(100, 3, 96, 64);
+  auto d = dcgan_discriminator(3, 96, 64);
+  // NetG: ConvTranspose 100->512 (4-1-0), 512->256, 256->128, 128->64 (4-2-1), 64->3 (5-3-1), no biases.
+  std::vector<std::vector<int64_t>> g_shapes, d_shapes;
+  for (auto& p : g->parameters())
+    if (p.dim() == 4) g_shapes.push_back(p.sizes().vec());
+  for (auto& p : d->parameters())
+    if (p.dim() == 4) d_shapes.push_back(p.sizes().vec());
+  EXPECT_EQ(g_shapes, (std::vector<std::vector<int64_t>>{
+                          {100, 512, 4, 4}, {512, 256, 4, 4}, {256, 128, 4, 4}, {128, 64, 4, 4}, {64, 3, 5, 5}}));
+  EXPECT_EQ(d_shapes, (std::vector<std::vector<int64_t>>{
+                          {64, 3, 5, 5}, {128, 64, 4, 4}, {256, 128, 4, 4}, {512, 256, 4, 4}, {1, 512, 4, 4}}));
+  EXPECT_EQ(d->forward(torch::randn({2, 3, 96, 96})).sizes(), (std::vector<int64_t>{2}));
+}
+
+TEST_F(GanTest, FastTransposedConvolutionMatchesTheNativeOne) {
+  struct Case {
+    int64_t in, out, k, s, p, hw;
+  };
+  for (Case c : {Case{5, 4, 4, 1, 0, 1}, Case{6, 3, 3, 2, 1, 4}, Case{4, 2, 4, 2, 1, 7}, Case{3, 2, 5, 3, 1, 5}}) {
+    ConvTranspose2dFast fast(c.in, c.out, c.k, c.s, c.p);
+    torch::nn::ConvTranspose2d ref(torch::nn::ConvTranspose2dOptions(c.in, c.out, c.k).stride(c.s).padding(c.p).bias(false));
+    {
+      torch::NoGradGuard g;
+      ref->weight.copy_(fast->weight);
+    }
+    auto x = torch::randn({2, c.in, c.hw, c.hw}, torch::requires_grad());
+    auto x2 = x.detach().clone().requires_grad_();
+    auto y = fast->forward(x), y2 = ref->forward(x2);
+    ASSERT_EQ(y.sizes(), y2.sizes());
+    EXPECT_TRUE(torch::allclose(y, y2, 1e-4, 1e-5));
+    auto gy = torch::randn_like(y);
+    y.backward(gy);
+    y2.backward(gy);
+    EXPECT_TRUE(torch::allclose(x.grad(), x2.grad(), 1e-4, 1e-5));
+    EXPECT_TRUE(torch::allclose(fast->weight.grad(), ref->weight.grad(), 1e-4, 1e-4));
+  }
+}
+
+TEST_F(GanTest, MlpGanShapes) {
+  auto g = make(ImageShape{1, 28, 28}, "gan", "mlp");
+  EXPECT_EQ(g->decode(torch::randn({4, 16})).sizes(), (std::vector<int64_t>{4, 1, 28, 28}));
+  EXPECT_EQ(g->critic_score(torch::rand({4, 1, 28, 28})).sizes(), (std::vector<int64_t>{4}));
+  EXPECT_ERROR_WITH(make(ImageShape{1, 28, 28}, "dcgan", "mlp"), "--model gan");
+}
+
+TEST_F(GanTest, PhasesSplitTheNetworksAndFollowTheirPeriods) {
+  TrainConfig c;
+  c.model = "dcgan";
+  c.d_every = 1;
+  c.g_every = 5;
+  auto m = ModelRegistry::create(c, ImageShape{1, 28, 28});
+  auto g = std::dynamic_pointer_cast<GanImpl>(m);
+  auto ph = m->phases();
+  ASSERT_EQ(ph.size(), 2u);
+  EXPECT_EQ(ph[0].name, "d");
+  EXPECT_EQ(ph[1].name, "g");
+  EXPECT_EQ(ph[0].every, 1);
+  EXPECT_EQ(ph[1].every, 5);
+  EXPECT_EQ(ph[0].parameters.size(), g->discriminator->parameters().size());
+  EXPECT_EQ(ph[1].parameters.size(), g->generator->parameters().size());
+}
+
+TEST_F(GanTest, OneDiscriminatorStepLowersItsLossOnAFixedBatch) {
+  auto g = make(ImageShape{1, 28, 28});
+  auto x = torch::rand({16, 1, 28, 28});
+  auto z = torch::randn({16, 16});
+  auto d_loss = [&] {
+    auto fake = g->generate(z).detach();
+    return torch::softplus(-g->discriminate(x * 2 - 1)).mean() + torch::softplus(g->discriminate(fake)).mean();
+  };
+  FlatAdam opt(g->phases()[0].parameters, FlatAdamOptions(1e-3).beta1(0.5));
+  auto before = d_loss();
+  opt.zero_grad();
+  before.backward();
+  opt.step();
+  EXPECT_LT(d_loss().item<double>(), before.item<double>());
+  // the generator's weights did not move
+  auto g_before = g->generator->parameters()[0].clone();
+  EXPECT_TRUE(torch::equal(g_before, g->generator->parameters()[0]));
+}
+
+TEST_F(GanTest, GeneratorPhaseLeavesTheDiscriminatorsGradientsAlone) {
+  auto g = make(ImageShape{1, 28, 28});
+  auto x = torch::rand({8, 1, 28, 28});
+  g->losses(0, x);  // draws the fakes the "g" phase reuses
+  auto l = g->losses(1, x);
+  l.loss.backward();
+  for (auto& p : g->discriminator->parameters()) {
+    EXPECT_FALSE(p.grad().defined() && p.grad().abs().sum().item<double>() > 0);
+    EXPECT_TRUE(p.requires_grad());
+  }
+  double gsum = 0;
+  for (auto& p : g->generator->parameters()) gsum += p.grad().abs().sum().item<double>();
+  EXPECT_GT(gsum, 0);
+}
+
+TEST_F(GanTest, GenerateKeepsExactlyTheTopScoredSamples) {
+  auto g = make(ImageShape{1, 28, 28});
+  auto best = generate_images(*g, 5, 40, 0, 1, 9);
+  ASSERT_EQ(best.images.size(0), 5);
+  // recompute every score of the same 40 draws and compare with the kept ones
+  auto all = generate_images(*g, 40, 0, 0, 1, 9);
+  torch::NoGradGuard ng;
+  auto scores = g->critic_score(all.images);
+  auto sorted = std::get<0>(scores.sort(0, true));
+  EXPECT_TRUE(torch::allclose(best.scores, sorted.slice(0, 0, 5), 1e-4, 1e-5));
+  for (int64_t i = 0; i < 5; ++i)
+    EXPECT_TRUE(torch::allclose(best.images[i], all.images[best.indices[i].item<int64_t>()]));
+  EXPECT_ERROR_WITH(generate_images(*g, 5, 3, 0, 1, 0), "--search");
+  TrainConfig v;
+  auto vae = ModelRegistry::create(v, ImageShape{1, 28, 28});
+  EXPECT_ERROR_WITH(generate_images(*vae, 5, 10, 0, 1, 0), "no discriminator");
+  EXPECT_EQ(generate_images(*vae, 5, 0, 0, 1, 0).images.size(0), 5);
+}
+
+TEST_F(GanTest, ResumedGanRunEndsWithTheWeightsOfAnUninterruptedOne) {
+  write_tiny_mnist(dir / "data", 192, 64);
+  auto config = [&](const std::string& out, int64_t epochs) {
+    TrainConfig c;
+    c.model = "dcgan";
+    c.data_dir = (dir / "data").string();
+    c.epochs = epochs;
+    c.batch_size = 32;
+    c.ngf = 8;
+    c.ndf = 8;
+    c.latent = 16;
+    c.g_every = 2;
+    c.threads = 1;
+    c.grid_images = 8;
+    c.preview_every = 3;
+    c.out = path(out);
+    return c;
+  };
+  std::FILE* quiet = std::fopen("/dev/null", "w");
+  Trainer full(config("full", 2), quiet);
+  auto r = full.run();
+  for (const char* key : {"train_d", "train_g", "train_d_real", "train_d_fake", "test_loss", "test_g"})
+    EXPECT_TRUE(r.metrics[1].contains(key)) << key;
+  EXPECT_TRUE(fs::exists(dir / "full" / "samples-latest.png"));
+  EXPECT_TRUE(fs::exists(dir / "full" / "samples-2.png"));
+  EXPECT_FALSE(fs::exists(dir / "full" / "reconstruction-1.png"));
+  Trainer first(config("part", 1), quiet);
+  first.run();
+  auto c = load_config(path("part/config.json"));
+  c.epochs = 2;
+  Trainer rest(c, quiet);
+  rest.run(true);
+  auto a = full.model()->parameters(), b = rest.model()->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+  auto ba = full.model()->buffers(), bb = rest.model()->buffers();
+  for (size_t i = 0; i < ba.size(); ++i) EXPECT_TRUE(torch::equal(ba[i], bb[i])) << "buffer " << i;
+  std::fclose(quiet);
+}
+
+}  // namespace latentlab::test
