@@ -59,12 +59,14 @@ TEST_F(GanTest, FastTransposedConvolutionMatchesTheNativeOne) {
   struct Case {
     int64_t in, out, k, s, p, hw;
   };
-  for (Case c : {Case{5, 4, 4, 1, 0, 1}, Case{6, 3, 3, 2, 1, 4}, Case{4, 2, 4, 2, 1, 7}, Case{3, 2, 5, 3, 1, 5}}) {
-    ConvTranspose2dFast fast(c.in, c.out, c.k, c.s, c.p);
-    torch::nn::ConvTranspose2d ref(torch::nn::ConvTranspose2dOptions(c.in, c.out, c.k).stride(c.s).padding(c.p).bias(false));
+  for (Case c : {Case{5, 4, 4, 1, 0, 1}, Case{6, 3, 3, 2, 1, 4}, Case{4, 2, 4, 2, 1, 7}, Case{3, 2, 5, 3, 1, 5}})
+    for (bool bias : {false, true}) {
+    ConvTranspose2dFast fast(c.in, c.out, c.k, c.s, c.p, bias);
+    torch::nn::ConvTranspose2d ref(torch::nn::ConvTranspose2dOptions(c.in, c.out, c.k).stride(c.s).padding(c.p).bias(bias));
     {
       torch::NoGradGuard g;
       ref->weight.copy_(fast->weight);
+      if (bias) ref->bias.copy_(fast->bias);
     }
     auto x = torch::randn({2, c.in, c.hw, c.hw}, torch::requires_grad());
     auto x2 = x.detach().clone().requires_grad_();
@@ -76,7 +78,8 @@ TEST_F(GanTest, FastTransposedConvolutionMatchesTheNativeOne) {
     y2.backward(gy);
     EXPECT_TRUE(torch::allclose(x.grad(), x2.grad(), 1e-4, 1e-5));
     EXPECT_TRUE(torch::allclose(fast->weight.grad(), ref->weight.grad(), 1e-4, 1e-4));
-  }
+    if (bias) EXPECT_TRUE(torch::allclose(fast->bias.grad(), ref->bias.grad(), 1e-4, 1e-4));
+    }
 }
 
 TEST_F(GanTest, MlpGanShapes) {

@@ -127,6 +127,45 @@ TEST_F(TrainerTest, CudaTrainsEndToEnd) {
   EXPECT_EQ(loaded.model->decode(torch::randn({2, c.latent})).sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
 }
 
+// A model registered by the test (the registry is open): a linear autoencoder whose loss turns NaN
+// from epoch `nan_from` on, to check that a diverging run stops and keeps its last good checkpoint.
+class DivergingImpl : public ModelImpl {
+ public:
+  DivergingImpl(int64_t pixels, int64_t nan_from) : nan_from_(nan_from) {
+    lin = register_module("lin", torch::nn::Linear(pixels, pixels));
+  }
+  std::string kind() const override { return "diverging-test"; }
+  std::vector<Phase> phases() override { return {{"all", parameters(), 1}}; }
+  LossTerms losses(size_t, const torch::Tensor& x) override {
+    auto l = (lin->forward(x.flatten(1)) - x.flatten(1)).pow(2).mean();
+    return {epoch_ >= nan_from_ ? l * std::numeric_limits<double>::quiet_NaN() : l, {}};
+  }
+  LossTerms eval_losses(const torch::Tensor& x) override { return losses(0, x); }
+  int64_t latent_dim() const override { return 2; }
+  torch::Tensor decode(const torch::Tensor& z) override { return torch::zeros({z.size(0), 1, 28, 28}); }
+  void set_epoch(int64_t e) override { epoch_ = e; }
+  torch::nn::Linear lin{nullptr};
+
+ private:
+  int64_t nan_from_, epoch_ = 1;
+};
+
+TEST_F(TrainerTest, DivergingRunStopsWithAClearMessageAndKeepsItsLastGoodCheckpoint) {
+  ModelRegistry::add("diverging-test", "test only", nlohmann::json::object(),
+                     [](const TrainConfig&, const ImageShape& s) -> Model { return std::make_shared<DivergingImpl>(s.pixels(), 2); });
+  auto c = config("div", 3);
+  c.model = "diverging-test";
+  EXPECT_ERROR_WITH(Trainer(c, quiet()).run(), "epoch 2: the training loss is not finite");
+  // the checkpoint is epoch 1's, with finite weights, and metrics hold only epoch 1
+  auto ck = load_model_file(path("div/checkpoint"));
+  for (auto& p : ck.model->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+  std::ifstream in(path("div/metrics.jsonl"));
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, 1);
+  EXPECT_FALSE(fs::exists(dir / "div" / "model")) << "no final model is presented as complete";
+}
+
 TEST_F(TrainerTest, InvalidSettingsAreRejectedBeforeAnyWork) {
   auto c = config("bad", 1);
   c.epochs = 0;

@@ -86,6 +86,19 @@ class ConvEncoderImpl : public torch::nn::Cloneable<ConvEncoderImpl> {
 };
 TORCH_MODULE(ConvEncoder);
 
+/// A transposed convolution (square kernel, no output padding) with the semantics, weight layout
+/// [in, out, k, k], parameter names and initialisation of nn::ConvTranspose2d, computed through the
+/// convolution's input gradient, which ATen runs with oneDNN on the CPU (nn::ConvTranspose2d takes a
+/// slow im2col path there in 1.13; this is about 3x faster for the DCGAN's layers).
+class ConvTranspose2dFastImpl : public torch::nn::Module {
+ public:
+  ConvTranspose2dFastImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, bool bias = false);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight, bias;  ///< bias undefined without one
+  int64_t stride, padding;
+};
+TORCH_MODULE(ConvTranspose2dFast);
+
 /// The mirror image: a Linear to the smallest feature map, then 4x4 transposed convolutions
 /// (stride 2, padding 1) doubling it back; the last one outputs `channels` maps without activation.
 class ConvDecoderImpl : public torch::nn::Cloneable<ConvDecoderImpl> {
@@ -96,7 +109,7 @@ class ConvDecoderImpl : public torch::nn::Cloneable<ConvDecoderImpl> {
   torch::Tensor forward(const torch::Tensor& z);  ///< [b, channels, size, size]
   ConvEncoderOptions options;
   torch::nn::Linear fc{nullptr};
-  std::vector<torch::nn::ConvTranspose2d> deconvs;
+  std::vector<ConvTranspose2dFast> deconvs;
 
  private:
   Activation act_ = Activation::relu;
@@ -107,17 +120,6 @@ TORCH_MODULE(ConvDecoder);
 
 namespace latentlab {
 
-/// A bias-free transposed convolution (square kernel, no output padding) with the semantics and weight
-/// layout [in, out, k, k] of nn::ConvTranspose2d, computed through the convolution's input gradient,
-/// which ATen runs with oneDNN on the CPU (nn::ConvTranspose2d takes a slow path there in 1.13).
-class ConvTranspose2dFastImpl : public torch::nn::Module {
- public:
-  ConvTranspose2dFastImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding);
-  torch::Tensor forward(const torch::Tensor& x);
-  torch::Tensor weight;
-  int64_t stride, padding;
-};
-TORCH_MODULE(ConvTranspose2dFast);
 
 /// The DCGAN networks of the seeds. Generator: z [b, nz] (or [b, nz, 1, 1]) -> transposed
 /// convolutions with batch norm and ReLU -> `channels` maps of size x size, before the tanh.

@@ -47,7 +47,7 @@ void ConvDecoderImpl::reset() {
     int64_t out = i == 0 ? options.channels() : conv_channels(options.base_channels(), i - 1);
     deconvs.push_back(register_module(
         "deconv" + std::to_string(layers - 1 - i),
-        torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1))));
+        ConvTranspose2dFast(in, out, 4, 2, 1, true)));
     in = out;
   }
 }

@@ -76,14 +76,20 @@ struct ConvTransposeFn : torch::autograd::Function<ConvTransposeFn> {
 
 }  // namespace
 
-ConvTranspose2dFastImpl::ConvTranspose2dFastImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding)
+ConvTranspose2dFastImpl::ConvTranspose2dFastImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                                                 int64_t padding, bool with_bias)
     : stride(stride), padding(padding) {
   weight = register_parameter("weight", torch::empty({in, out, kernel, kernel}));
-  torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+  torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));  // as nn::ConvTranspose2d
+  if (with_bias) {
+    double bound = 1.0 / std::sqrt(double(out * kernel * kernel));  // its fan-in
+    bias = register_parameter("bias", torch::empty({out}).uniform_(-bound, bound));
+  }
 }
 
 torch::Tensor ConvTranspose2dFastImpl::forward(const torch::Tensor& x) {
-  return ConvTransposeFn::apply(x.contiguous(), weight, stride, padding);
+  auto y = ConvTransposeFn::apply(x.contiguous(), weight, stride, padding);
+  return bias.defined() ? y + bias.view({1, -1, 1, 1}) : y;
 }
 
 namespace {
