@@ -9,7 +9,7 @@ latentlab's GFLOP/s as a share of a measured sgemm peak, and the peak RSS of eac
 Run with Debian's python3 (python3-torch, the same ATen build latentlab links):
     /usr/bin/python3 bench/compare.py [--pairs 3] [--workloads vae:128,vae:32,dcgan:64:6400] [--threads N]
 
-A workload is model:batch[:images]; images limits training to the first N images (--train-images),
+A workload is model:batch[:images] (models: vae, ae, vae-conv, dcgan); images limits training to the first N images (--train-images),
 for slow workloads such as the DCGAN (the reported img/s are per image trained).
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
@@ -69,7 +69,8 @@ def main():
             ll, pt, ratios, rss_ll, rss_pt = [], [], [], [], []
             for i in range(a.pairs):
                 out_dir = os.path.join(tmp, f'{model}-{batch}-{i}')
-                _, r1 = timed([a.exe, 'train', '--model', model, '--batch-size', batch, '--epochs', '1',
+                ll_model = ['--model', 'vae', '--arch', 'conv'] if model == 'vae-conv' else ['--model', model]
+                _, r1 = timed([a.exe, 'train'] + ll_model + ['--batch-size', batch, '--epochs', '1',
                                '--threads', str(a.threads), '--data-dir', a.data_dir, '--out', out_dir] + limit)
                 with open(os.path.join(out_dir, 'metrics.jsonl')) as f:
                     s_ll = json.loads(f.readline())['seconds']

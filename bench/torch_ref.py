@@ -48,6 +48,25 @@ class VAE(nn.Module):
         return recon + kl
 
 
+class ConvVAE(nn.Module):
+    """latentlab's vae --arch conv at 28x28: two 4x4 stride-2 convolutions (32, 64) and a linear to
+    (mu, logvar); a linear to 64x7x7 and two 4x4 stride-2 transposed convolutions back; BCE + KL."""
+    def __init__(self, latent=20):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+                                 nn.Flatten(), nn.Linear(64 * 7 * 7, 2 * latent))
+        self.fc = nn.Linear(latent, 64 * 7 * 7)
+        self.dec = nn.Sequential(nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, 1, 4, 2, 1))
+
+    def loss(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        logits = self.dec(F.relu(self.fc(z)).view(-1, 64, 7, 7))
+        recon = F.binary_cross_entropy_with_logits(logits, x, reduction='sum') / x.size(0)
+        kl = 0.5 * torch.sum(mu.pow(2) + logvar.exp() - logvar - 1) / x.size(0)
+        return recon + kl
+
+
 class AE(nn.Module):
     """The seeds' AE: 784-256-64-20 with ReLU (code included), mirrored decoder, sigmoid, MSE (mean)."""
     def __init__(self):
@@ -114,7 +133,7 @@ class DCGAN(nn.Module):
         return F.softplus(-real).mean() + F.softplus(fake).mean()
 
 
-MODELS = {'vae': VAE, 'ae': AE, 'dcgan': DCGAN}
+MODELS = {'vae': VAE, 'ae': AE, 'dcgan': DCGAN, 'vae-conv': ConvVAE}
 
 
 def main():

@@ -24,7 +24,13 @@ Result run_cli(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-class Cli : public Seeded {};
+class Cli : public Seeded {
+ protected:
+  void SetUp() override {
+    Seeded::SetUp();
+    ::setenv("LATENTLAB_CACHE", path("cache").c_str(), 1);  // the evaluation classifier is cached here
+  }
+};
 
 TEST_F(Cli, InvalidFlagsFailWithAMessageAndNoRunFolder) {
   struct Case {
@@ -121,10 +127,17 @@ TEST_F(Cli, AutoencoderWithRegularisersEndToEnd) {
   r = run_cli("reconstruct " + path("ae") + " -n 4 -o " + path("r.png"));
   EXPECT_EQ(r.code, 0) << r.output;
 
-  r = run_cli("eval " + path("ae") + " --noise gaussian:0.2");
+  r = run_cli("eval " + path("ae") + " --noise gaussian:0.2 --fd-images 64");
   ASSERT_EQ(r.code, 0) << r.output;
   auto ev = nlohmann::json::parse(read_file(path("ae/eval.json")));
-  EXPECT_GT(ev["pca_test_mse"].get<double>(), 0);
+  EXPECT_GT(ev["reconstruction"]["pca_test_mse"].get<double>(), 0);
+  EXPECT_TRUE(ev["generator"].contains("classifier_frechet_distance")) << ev.dump();
+  EXPECT_TRUE(ev["codes"].contains("linear_probe_accuracy")) << ev.dump();
+  EXPECT_FALSE(ev.contains("likelihood")) << "an AE has no likelihood";
+  EXPECT_TRUE(fs::exists(dir / "cache")) << "the classifier was cached";
+  r = run_cli("eval " + path("ae") + " --parts likelihood");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("has no likelihood"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("noisy_test_mse"), std::string::npos) << r.output;
   r = run_cli("eval " + path("ae") + " --noise pink:1");
   EXPECT_NE(r.code, 0);

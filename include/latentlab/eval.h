@@ -59,3 +59,88 @@ struct Generated {
 Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double mean, double std, uint64_t seed);
 
 }  // namespace latentlab
+
+namespace latentlab {
+
+struct LikelihoodOptions {
+  /// Importance samples per image. Default: 1000.
+  int64_t samples = 1000;
+  /// Test images the estimate uses (the first N; 0: all). Default: 0.
+  int64_t images = 0;
+  /// Decodes per forward pass, bounding memory. Default: 50000.
+  int64_t chunk = 50000;
+  /// Dynamically binarise the images (x ~ Bernoulli(pixel)) before evaluating. Default: false.
+  bool binarize = false;
+  /// Seed of the samples and of the binarisation. Default: 0.
+  uint64_t seed = 0;
+};
+
+/// The model's ELBO (mean of the log importance weights) and the importance-weighted estimate of
+/// log p(x) (Burda et al.) with `samples` draws per image, in nats per image and bits per dimension,
+/// as JSON: elbo, log_likelihood, ..._bits_per_dim, samples, images.
+nlohmann::json evaluate_likelihood(ModelImpl& model, const Dataset& test, const LikelihoodOptions& opts = {});
+
+/// Binarises images in [0, 1]: each pixel is 1 with its value as probability (the "dynamic
+/// binarisation" of the IWAE paper), drawn from `seed`.
+torch::Tensor binarize(const torch::Tensor& x, uint64_t seed);
+
+}  // namespace latentlab
+
+namespace latentlab {
+
+/// The codes (model.code(): VAE means, AE and AAE codes) of every image of d, in batches: [N, latent].
+torch::Tensor codes_of(ModelImpl& model, const Dataset& d);
+
+/// Test accuracy of a multinomial logistic regression (standardised inputs, L2 1e-4, full-batch
+/// L-BFGS) fitted to the training codes and labels.
+double linear_probe_accuracy(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
+                             const torch::Tensor& test_y);
+/// Test accuracy of a k-nearest-neighbour vote (Euclidean) over the training codes.
+double knn_accuracy(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
+                    const torch::Tensor& test_y, int64_t k = 5);
+
+/// Linear-probe and k-NN accuracy of the model's codes and, as the baseline, of PCA codes of the
+/// same size, as JSON.
+nlohmann::json evaluate_codes(ModelImpl& model, const Dataset& train, const Dataset& test);
+
+}  // namespace latentlab
+
+namespace latentlab {
+
+struct RunEvalOptions {
+  AutoencoderEvalOptions reconstruction;
+  LikelihoodOptions likelihood;
+  /// Generated images scored by the classifier. Default: 10000.
+  int64_t fd_images = 10000;
+  /// Sections to compute (reconstruction, likelihood, generator, codes); empty: every one that applies.
+  std::vector<std::string> parts;
+  /// Seed of the generated images.
+  uint64_t seed = 0;
+};
+
+/// Every measurement that applies to the model, as JSON with one object per section:
+/// "reconstruction" (models that reconstruct), "likelihood" (VAEs), "generator" (every model: prior
+/// samples scored by the dataset's classifier, trained and cached on first use; labelled data only),
+/// "codes" (models with an encoder: linear probe and k-NN, PCA beside them).
+nlohmann::json evaluate_run(ModelImpl& model, const TrainConfig& c, const Splits& data, const RunEvalOptions& o,
+                            std::FILE* log = stderr);
+
+}  // namespace latentlab
+
+namespace latentlab {
+
+/// Spherical interpolation between codes a and b ([d] each) at t in [0, 1]; linear when they are
+/// (anti)parallel. Suited to Gaussian priors, where slerp keeps the norm typical.
+torch::Tensor slerp(const torch::Tensor& a, const torch::Tensor& b, double t);
+
+/// Decodes `steps` points on the path between the codes of images x_from and x_to ([C, H, W] each,
+/// in [0, 1]): slerp when `spherical`, else a straight line. Returns [steps, C, H, W].
+torch::Tensor interpolate_images(ModelImpl& model, const torch::Tensor& x_from, const torch::Tensor& x_to,
+                                 int64_t steps, bool spherical);
+
+/// The decoder's images over a 2-D plane of the code space: dimensions dim_x and dim_y take n values
+/// each (the standard normal quantiles of n evenly spaced probabilities in (0, 1), as in the VAE paper,
+/// scaled by `span`), the other dimensions stay 0. Returns [n * n, C, H, W], row by row.
+torch::Tensor latent_manifold(ModelImpl& model, int64_t n, int64_t dim_x, int64_t dim_y, double span = 1.0);
+
+}  // namespace latentlab

@@ -58,6 +58,11 @@ class ModelImpl : public torch::nn::Module {
   virtual torch::Tensor code(const torch::Tensor& x);
   /// Per image, the squared Frobenius norm of d code / d x; models without an MLP encoder throw.
   virtual torch::Tensor code_jacobian_sq(const torch::Tensor& x);
+  /// Whether log_importance_weights() is available (VAEs).
+  virtual bool has_likelihood() const { return false; }
+  /// For k draws z_i ~ q(z | x) per image, log p(x | z_i) + log p(z_i) - log q(z_i | x): [b, k].
+  /// Their mean estimates the ELBO; logsumexp - log k is the importance-weighted bound on log p(x).
+  virtual torch::Tensor log_importance_weights(const torch::Tensor& x, int64_t k);
   /// Whether critic_score() is available (GANs: the discriminator).
   virtual bool has_critic() const { return false; }
   /// The critic's score per image (higher: more real) for images in [0, 1]; models without one throw.

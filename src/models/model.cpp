@@ -33,6 +33,10 @@ torch::Tensor ModelImpl::code_jacobian_sq(const torch::Tensor&) {
   throw Error("model " + kind() + " has no MLP encoder whose Jacobian latentlab computes");
 }
 
+torch::Tensor ModelImpl::log_importance_weights(const torch::Tensor&, int64_t) {
+  throw Error("model " + kind() + " has no likelihood to estimate (VAEs have one)");
+}
+
 torch::Tensor ModelImpl::critic_score(const torch::Tensor&) {
   throw Error("model " + kind() + " has no discriminator to score images with; --search needs a GAN (gan, dcgan)");
 }

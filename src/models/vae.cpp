@@ -3,6 +3,8 @@
 #include "latentlab/error.h"
 #include "latentlab/losses.h"
 
+#include <cmath>
+
 namespace latentlab {
 
 VaeImpl::VaeImpl(VaeOptions opts)
@@ -65,6 +67,28 @@ LossTerms VaeImpl::losses(size_t, const torch::Tensor& x) {
   LossTerms l{kl_weight_ == 1.0 ? recon + kl : recon + kl_weight_ * kl, {{"recon", recon}, {"kl", kl}}};
   reg.add_penalties(l, mu, jf2);
   return l;
+}
+
+torch::Tensor VaeImpl::log_importance_weights(const torch::Tensor& x, int64_t k) {
+  auto [mu, logvar] = encode(x);
+  const int64_t b = x.size(0), L = mu.size(1);
+  const double log2pi = std::log(2 * M_PI);
+  auto eps = torch::randn({k, b, L}, mu.options());
+  auto z = mu.unsqueeze(0) + (0.5 * logvar).exp().unsqueeze(0) * eps;  // [k, b, L]
+  auto logits = decode_logits(z.reshape({k * b, L}));
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.insert(shape.begin(), k);
+  auto xr = x.unsqueeze(0).expand(shape).reshape(logits.sizes());
+  torch::Tensor log_px;
+  if (options.likelihood() == "bce") {
+    log_px = -bce_with_logits_per_image(logits, xr);
+  } else {
+    double d = static_cast<double>(options.shape().pixels());
+    log_px = -(sse_per_image(torch::sigmoid(logits), xr) + 0.5 * d * std::log(M_PI));
+  }
+  auto log_pz = -0.5 * (z.pow(2) + log2pi).sum(-1);
+  auto log_qz = -0.5 * (eps.pow(2) + log2pi + logvar.unsqueeze(0)).sum(-1);
+  return (log_px.view({k, b}) + log_pz - log_qz).t();
 }
 
 LossTerms VaeImpl::eval_losses(const torch::Tensor& x) {

@@ -11,6 +11,9 @@ void add_reconstruct(CLI::App& app);
 void add_models(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_pca(CLI::App& app);
+void add_interpolate(CLI::App& app);
+void add_manifold(CLI::App& app);
+void add_classifier(CLI::App& app);
 void add_encode(CLI::App& app);
 
 }  // namespace latentlab::cli

@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "latentlab/classifier.h"
 #include "latentlab/error.h"
 #include "latentlab/eval.h"
 #include "latentlab/io.h"
@@ -10,13 +11,17 @@
 namespace latentlab::cli {
 namespace {
 
-void print_table(const nlohmann::json& j) {
+void print_table(const nlohmann::json& j, const std::string& indent = "") {
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.value().is_number_float())
-      std::printf("%-28s %.6g\n", it.key().c_str(), it.value().get<double>());
-    else
-      std::printf("%-28s %s\n", it.key().c_str(), it.value().is_string() ? it.value().get<std::string>().c_str()
-                                                                        : it.value().dump().c_str());
+    if (it.value().is_object()) {
+      std::printf("%s%s:\n", indent.c_str(), it.key().c_str());
+      print_table(it.value(), indent + "  ");
+    } else if (it.value().is_number_float()) {
+      std::printf("%s%-30s %.6g\n", indent.c_str(), it.key().c_str(), it.value().get<double>());
+    } else {
+      std::printf("%s%-30s %s\n", indent.c_str(), it.key().c_str(),
+                  it.value().is_string() ? it.value().get<std::string>().c_str() : it.value().dump().c_str());
+    }
   }
 }
 
@@ -25,25 +30,72 @@ void print_table(const nlohmann::json& j) {
 void add_eval(CLI::App& app) {
   struct Args {
     std::string run, data_dir;
-    AutoencoderEvalOptions opts;
+    RunEvalOptions opts;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("eval", "measure a run on the test set; prints a table and writes <run>/eval.json");
   cmd->add_option("run", a->run, "run folder")->required();
-  cmd->add_option("--noise", a->opts.noise, "noise for the noisy-input MSE (default: the run's --noise)");
-  cmd->add_option("--zero-tolerance", a->opts.zero_tolerance, "|code| below this counts as a near zero")
+  auto& o = a->opts;
+  cmd->add_option("--parts", o.parts, "sections: reconstruction, likelihood, generator, codes (default: all that apply)")
+      ->delimiter(',');
+  cmd->add_option("--noise", o.reconstruction.noise, "noise for the noisy-input MSE (default: the run's --noise)");
+  cmd->add_option("--zero-tolerance", o.reconstruction.zero_tolerance, "|code| below this counts as a near zero")
       ->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", a->opts.seed, "seed of the noise")->capture_default_str();
+  cmd->add_option("--iw-samples", o.likelihood.samples, "importance samples per image for log p(x)")
+      ->capture_default_str()->check(CLI::Range(1, 1000000));
+  cmd->add_option("--iw-images", o.likelihood.images, "test images for log p(x) (0: all)")->capture_default_str();
+  cmd->add_option("--iw-chunk", o.likelihood.chunk, "decodes per pass (bounds memory)")->capture_default_str()
+      ->check(CLI::Range(1, 100000000));
+  cmd->add_flag("--binarize", o.likelihood.binarize, "evaluate on dynamically binarised images");
+  cmd->add_option("--fd-images", o.fd_images, "generated images for the classifier scores")->capture_default_str()
+      ->check(CLI::Range(2, 1000000));
+  cmd->add_option("--seed", o.seed, "seed of noise, samples and generated images")->capture_default_str();
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
   cmd->callback([a] {
-    parse_noise(a->opts.noise);
+    parse_noise(a->opts.reconstruction.noise);
+    a->opts.reconstruction.seed = a->opts.likelihood.seed = a->opts.seed;
     auto run = load_run(a->run);
-    require(run.model->can_reconstruct(), "eval: model " + run.config.model + " does not reconstruct images");
     apply_threads(run.config.threads);
     auto data = load_splits(run.config, stderr, a->data_dir);
-    auto j = evaluate_autoencoder(*run.model, run.config, data.train, data.test, a->opts);
+    auto j = evaluate_run(*run.model, run.config, data, a->opts);
     print_table(j);
     atomic_write((std::filesystem::path(a->run) / "eval.json").string(), j.dump(2) + "\n");
+  });
+}
+
+void add_classifier(CLI::App& app) {
+  struct Args {
+    TrainConfig c;
+    ClassifierTrainOptions o;
+    bool force = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* top = app.add_subcommand("classifier", "the evaluation classifier of a dataset");
+  top->require_subcommand(1);
+  auto* cmd = top->add_subcommand("train", "train (or retrain with --force) and cache it; prints its test accuracy");
+  cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path> (labels from sub-folders)")->capture_default_str();
+  cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
+  cmd->add_option("--image-size", a->c.image_size, "image folders: size (as the runs to evaluate)")->capture_default_str();
+  cmd->add_option("--channels", a->c.channels, "image folders: 1 or 3")->capture_default_str();
+  cmd->add_option("--epochs", a->o.epochs, "training epochs")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--seed", a->o.seed, "seed")->capture_default_str();
+  cmd->add_flag("--force", a->force, "retrain even when a cached classifier exists");
+  cmd->callback([a] {
+    apply_threads(0);
+    TrainConfig c = a->c;
+    validate(c);
+    apply_model_defaults(c);
+    auto data = load_splits(c);
+    std::string name = is_folder_dataset(c) ? std::filesystem::absolute(folder_path(c)).string() : c.dataset;
+    std::string path = classifier_path(name, data.train.channels(), data.train.height());
+    if (!a->force && std::filesystem::exists(path)) {
+      auto t = load_classifier(path);
+      std::printf("classifier %s: test accuracy %.4f (cached in %s; --force retrains)\n", name.c_str(), t.test_accuracy, path.c_str());
+      return;
+    }
+    auto t = train_classifier(data, name, a->o);
+    save_classifier(t, path);
+    std::printf("classifier %s: test accuracy %.4f, cached in %s\n", name.c_str(), t.test_accuracy, path.c_str());
   });
 }
 

@@ -45,6 +45,10 @@ class VaeImpl : public ModelImpl {
   /// Test terms: recon, kl (unweighted: loss is the negative ELBO) and mse per pixel.
   LossTerms eval_losses(const torch::Tensor& x) override;
   void set_epoch(int64_t epoch) override;
+  bool has_likelihood() const override { return true; }
+  /// Bernoulli likelihood for bce; for mse the Gaussian N(x; decoder, 1/2) whose negative log-density
+  /// is the summed squared error plus (D / 2) log(pi).
+  torch::Tensor log_importance_weights(const torch::Tensor& x, int64_t k) override;
   /// The current weight of the KL term (beta, scaled during warm-up).
   double kl_weight() const { return kl_weight_; }
   int64_t latent_dim() const override { return options.latent(); }

@@ -1,0 +1,201 @@
+#include "latentlab/classifier.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "latentlab/error.h"
+#include "latentlab/io.h"
+#include "latentlab/train.h"
+
+namespace fs = std::filesystem;
+
+namespace latentlab {
+
+ClassifierImpl::ClassifierImpl(ClassifierOptions o) : options(o) {
+  TORCH_CHECK(o.size() >= 8 && o.classes() >= 2, "classifier: images of at least 8 pixels and at least 2 classes");
+  conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.channels(), 32, 5).padding(2)));
+  conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 5).padding(2)));
+  int64_t s = o.size() / 4;
+  fc1 = register_module("fc1", torch::nn::Linear(64 * s * s, o.features()));
+  fc2 = register_module("fc2", torch::nn::Linear(o.features(), o.classes()));
+  dropout = register_module("dropout", torch::nn::Dropout(0.3));
+}
+
+torch::Tensor ClassifierImpl::features(const torch::Tensor& x) {
+  auto h = torch::max_pool2d(torch::relu(conv1->forward(x)), 2);
+  h = torch::max_pool2d(torch::relu(conv2->forward(h)), 2);
+  return torch::relu(fc1->forward(h.flatten(1)));
+}
+
+torch::Tensor ClassifierImpl::forward(const torch::Tensor& x) { return fc2->forward(dropout->forward(features(x))); }
+
+namespace {
+
+double accuracy(Classifier& net, const Dataset& d) {
+  torch::NoGradGuard g;
+  net->eval();
+  Batcher b(d, 1000, false);
+  int64_t right = 0;
+  for (int64_t i = 0; i < b.batches(); ++i)
+    right += (net->forward(b.batch(i)).argmax(1) == b.labels(i)).sum().item<int64_t>();
+  return double(right) / double(d.size());
+}
+
+std::string sanitize(std::string s) {
+  for (auto& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_') ch = '_';
+  return s;
+}
+
+}  // namespace
+
+TrainedClassifier train_classifier(const Splits& data, const std::string& name, const ClassifierTrainOptions& o,
+                                   std::FILE* log) {
+  const Dataset& tr = data.train;
+  require(tr.height() == tr.width(), "classifier: square images needed");
+  int64_t classes = tr.labels.max().item<int64_t>() + 1;
+  require(classes >= 2, "classifier: " + name + " has a single label; the classifier scores need labelled data (sub-folders of an image folder)");
+  torch::manual_seed(o.seed);
+  TrainedClassifier out;
+  out.net = Classifier(ClassifierOptions(tr.channels(), tr.height(), classes));
+  out.dataset = name;
+  torch::optim::Adam opt(out.net->parameters(), torch::optim::AdamOptions(o.lr));
+  Batcher batches(tr, o.batch_size, true);
+  auto gen = at::detail::createCPUGenerator(o.seed);
+  for (int64_t e = 1; e <= o.epochs; ++e) {
+    out.net->train();
+    batches.start_epoch(gen);
+    for (int64_t b = 0; b < batches.batches(); ++b) {
+      auto loss = torch::cross_entropy_loss(out.net->forward(batches.batch(b)), batches.labels(b));
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+    }
+    out.test_accuracy = accuracy(out.net, data.test);
+    std::fprintf(log, "classifier %s: epoch %lld/%lld, test accuracy %.4f\n", name.c_str(), (long long)e,
+                 (long long)o.epochs, out.test_accuracy);
+  }
+  out.net->eval();
+  return out;
+}
+
+std::string classifier_path(const std::string& name, int64_t channels, int64_t size) {
+  fs::path dir;
+  if (const char* c = std::getenv("LATENTLAB_CACHE"))
+    dir = c;
+  else if (const char* x = std::getenv("XDG_CACHE_HOME"))
+    dir = fs::path(x) / "latentlab";
+  else if (const char* h = std::getenv("HOME"))
+    dir = fs::path(h) / ".cache" / "latentlab";
+  else
+    dir = fs::temp_directory_path() / "latentlab";
+  return (dir / ("classifier-" + sanitize(name) + "-" + std::to_string(channels) + "x" + std::to_string(size))).string();
+}
+
+void save_classifier(const TrainedClassifier& c, const std::string& path) {
+  torch::serialize::OutputArchive a, m;
+  a.write("kind", c10::IValue(std::string("classifier")));
+  a.write("dataset", c10::IValue(c.dataset));
+  a.write("accuracy", c10::IValue(c.test_accuracy));
+  const auto& o = c.net->options;
+  a.write("shape", c10::IValue(std::vector<int64_t>{o.channels(), o.size(), o.classes(), o.features()}));
+  c.net->save(m);
+  a.write("net", m);
+  fs::create_directories(fs::path(path).parent_path());
+  atomic_write(path, archive_bytes(a));
+}
+
+TrainedClassifier load_classifier(const std::string& path) {
+  std::string bytes = read_file(path);
+  try {
+    torch::serialize::InputArchive a;
+    a.load_from(bytes.data(), bytes.size());
+    c10::IValue v;
+    require(a.try_read("kind", v) && v.isString() && v.toStringRef() == "classifier", path + ": not a latentlab classifier");
+    TrainedClassifier c;
+    a.read("dataset", v);
+    c.dataset = v.toStringRef();
+    a.read("accuracy", v);
+    c.test_accuracy = v.toDouble();
+    a.read("shape", v);
+    auto s = v.toIntVector();
+    require(s.size() == 4, path + ": malformed classifier shape");
+    c.net = Classifier(ClassifierOptions(s[0], s[1], s[2]).features(s[3]));
+    torch::serialize::InputArchive m;
+    a.read("net", m);
+    c.net->load(m);
+    c.net->eval();
+    c.path = path;
+    return c;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(path + ": cannot load the classifier (" + std::string(e.what()).substr(0, 200) + "); delete it to retrain");
+  }
+}
+
+TrainedClassifier classifier_for(const TrainConfig& c, const Splits& data, std::FILE* log) {
+  std::string name = is_folder_dataset(c) ? fs::absolute(folder_path(c)).string() : c.dataset;
+  std::string path = classifier_path(name, data.train.channels(), data.train.height());
+  if (fs::exists(path)) return load_classifier(path);
+  std::fprintf(log, "training the evaluation classifier for %s (once; cached in %s)\n", name.c_str(), path.c_str());
+  auto t = train_classifier(data, name, {}, log);
+  save_classifier(t, path);
+  t.path = path;
+  return t;
+}
+
+double frechet_distance(const torch::Tensor& a_in, const torch::Tensor& b_in) {
+  auto a = a_in.to(torch::kFloat64), b = b_in.to(torch::kFloat64);
+  auto mu1 = a.mean(0), mu2 = b.mean(0);
+  auto cov = [](const torch::Tensor& x, const torch::Tensor& mu) {
+    auto c = x - mu;
+    return c.t().mm(c) / double(std::max<int64_t>(1, x.size(0) - 1));
+  };
+  auto s1 = cov(a, mu1), s2 = cov(b, mu2);
+  // tr sqrt(S1 S2) = tr sqrt(S1^1/2 S2 S1^1/2), a symmetric positive semi-definite matrix
+  auto eig = torch::linalg_eigh(s1);
+  auto sqrt_s1 = std::get<1>(eig).mm(torch::diag(std::get<0>(eig).clamp_min(0).sqrt())).mm(std::get<1>(eig).t());
+  auto m = sqrt_s1.mm(s2).mm(sqrt_s1);
+  m = (m + m.t()) / 2;
+  auto tr_sqrt = torch::linalg_eigvalsh(m).clamp_min(0).sqrt().sum();
+  auto fd = (mu1 - mu2).pow(2).sum() + s1.trace() + s2.trace() - 2 * tr_sqrt;
+  return fd.item<double>();
+}
+
+torch::Tensor classifier_features(Classifier& net, const torch::Tensor& x) {
+  torch::NoGradGuard g;
+  net->eval();
+  std::vector<torch::Tensor> out;
+  for (int64_t s = 0; s < x.size(0); s += 1000) out.push_back(net->features(x.slice(0, s, std::min(x.size(0), s + 1000))));
+  return torch::cat(out);
+}
+
+nlohmann::json evaluate_images(const torch::Tensor& images, TrainedClassifier& cls, const Dataset& test) {
+  torch::NoGradGuard g;
+  auto f_gen = classifier_features(cls.net, images);
+  auto f_test = classifier_features(cls.net, to_float(test.images));
+  std::vector<torch::Tensor> probs;
+  for (int64_t s = 0; s < images.size(0); s += 1000)
+    probs.push_back(torch::softmax(cls.net->forward(images.slice(0, s, std::min(images.size(0), s + 1000))), 1));
+  auto p = torch::cat(probs);
+  int64_t classes = p.size(1);
+  auto hist = torch::bincount(p.argmax(1), {}, classes).to(torch::kFloat64) / double(p.size(0));
+  auto nz = hist.clamp_min(1e-300);
+  nlohmann::json j;
+  j["classifier_frechet_distance"] = frechet_distance(f_gen, f_test);
+  j["fd_images"] = images.size(0);
+  j["classes_covered"] = (hist >= 0.01).sum().item<int64_t>();
+  j["label_entropy"] = -(hist * nz.log()).sum().item<double>();
+  j["label_entropy_max"] = std::log(double(classes));
+  j["mean_confidence"] = std::get<0>(p.max(1)).mean().item<double>();
+  std::vector<double> h(hist.data_ptr<double>(), hist.data_ptr<double>() + classes);
+  j["label_histogram"] = h;
+  j["classifier_test_accuracy"] = cls.test_accuracy;
+  return j;
+}
+
+}  // namespace latentlab

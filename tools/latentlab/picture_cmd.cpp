@@ -1,0 +1,63 @@
+// latentlab interpolate / manifold: pictures of the code space of a run.
+#include "commands.h"
+#include "latentlab/error.h"
+#include "latentlab/eval.h"
+#include "latentlab/io.h"
+#include "latentlab/train.h"
+
+namespace latentlab::cli {
+
+void add_interpolate(CLI::App& app) {
+  struct Args {
+    std::string run, out = "interpolation.png", data_dir, path = "auto";
+    int64_t from = 0, to = 1, steps = 10;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("interpolate", "decode the path between the codes of two test images");
+  cmd->add_option("run", a->run, "run folder")->required();
+  cmd->add_option("--from", a->from, "index of the first test image")->capture_default_str();
+  cmd->add_option("--to", a->to, "index of the last test image")->capture_default_str();
+  cmd->add_option("--steps", a->steps, "images on the path, ends included")->capture_default_str()->check(CLI::Range(2, 1000));
+  cmd->add_option("--path", a->path, "auto (slerp for Gaussian priors, else linear) | slerp | linear")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "slerp", "linear"}));
+  cmd->add_option("-o,--out", a->out, "output .png (one row) or .npy")->capture_default_str();
+  cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
+  cmd->callback([a] {
+    auto run = load_run(a->run);
+    require(run.model->can_reconstruct(), "interpolate: model " + run.config.model + " has no encoder to find the codes of test images");
+    auto test = load_splits(run.config, stderr, a->data_dir).test;
+    for (int64_t i : {a->from, a->to})
+      require(i >= 0 && i < test.size(), "interpolate: test image " + std::to_string(i) + " does not exist (the test split has " +
+                                             std::to_string(test.size()) + ")");
+    bool spherical = a->path == "slerp" || (a->path == "auto" && run.config.prior == "gaussian");
+    auto images = interpolate_images(*run.model, to_float(test.images[a->from]), to_float(test.images[a->to]), a->steps, spherical);
+    write_images(a->out, images, a->steps);
+    std::fprintf(stderr, "wrote %lld images (%s) to %s\n", (long long)a->steps, spherical ? "slerp" : "linear", a->out.c_str());
+  });
+}
+
+void add_manifold(CLI::App& app) {
+  struct Args {
+    std::string run, out = "manifold.png";
+    int64_t n = 20;
+    std::vector<int64_t> dims{0, 1};
+    double span = 1.0;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("manifold", "the decoder's images over a 2-D plane of the code space");
+  cmd->add_option("run", a->run, "run folder")->required();
+  cmd->add_option("-n", a->n, "images per side")->capture_default_str();
+  cmd->add_option("--dims", a->dims, "the two code dimensions that vary (others are 0)")->delimiter(',')->expected(2)
+      ->capture_default_str();
+  cmd->add_option("--span", a->span, "scale of the normal quantiles on each axis")->capture_default_str();
+  cmd->add_option("-o,--out", a->out, "output .png grid or .npy")->capture_default_str();
+  cmd->callback([a] {
+    auto run = load_run(a->run);
+    auto images = latent_manifold(*run.model, a->n, a->dims[0], a->dims[1], a->span);
+    write_images(a->out, images, a->n);
+    std::fprintf(stderr, "wrote a %lldx%lld manifold over dimensions %lld and %lld to %s\n", (long long)a->n, (long long)a->n,
+                 (long long)a->dims[0], (long long)a->dims[1], a->out.c_str());
+  });
+}
+
+}  // namespace latentlab::cli
