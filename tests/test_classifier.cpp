@@ -45,7 +45,7 @@ TEST_F(ClassifierTest, TrainsCachesAndReloads) {
   EXPECT_TRUE(torch::allclose(l.net->forward(x), t.net->forward(x)));
   // scores of the test set against itself: distance 0, every class covered
   auto j = evaluate_images(to_float(data.test.images), l, data.test);
-  EXPECT_NEAR(j["classifier_frechet_distance"].get<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(j["classifier_frechet_distance"].get<double>(), 0.0, 1e-4);
   EXPECT_EQ(j["classes_covered"].get<int64_t>(), 10);
   EXPECT_NEAR(j["label_entropy"].get<double>(), std::log(10.0), 0.05);
   // uniform noise is far away

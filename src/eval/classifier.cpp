@@ -163,7 +163,7 @@ double frechet_distance(const torch::Tensor& a_in, const torch::Tensor& b_in) {
   m = (m + m.t()) / 2;
   auto tr_sqrt = torch::linalg_eigvalsh(m).clamp_min(0).sqrt().sum();
   auto fd = (mu1 - mu2).pow(2).sum() + s1.trace() + s2.trace() - 2 * tr_sqrt;
-  return fd.item<double>();
+  return std::max(0.0, fd.item<double>());  // rounding can leave a tiny negative value for equal sets
 }
 
 torch::Tensor classifier_features(Classifier& net, const torch::Tensor& x) {

@@ -63,6 +63,8 @@ void add_eval(CLI::App& app) {
   });
 }
 
+void add_classifier_baseline(CLI::App& top);
+
 void add_classifier(CLI::App& app) {
   struct Args {
     TrainConfig c;
@@ -72,6 +74,7 @@ void add_classifier(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* top = app.add_subcommand("classifier", "the evaluation classifier of a dataset");
   top->require_subcommand(1);
+  add_classifier_baseline(*top);
   auto* cmd = top->add_subcommand("train", "train (or retrain with --force) and cache it; prints its test accuracy");
   cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path> (labels from sub-folders)")->capture_default_str();
   cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
@@ -96,6 +99,35 @@ void add_classifier(CLI::App& app) {
     auto t = train_classifier(data, name, a->o);
     save_classifier(t, path);
     std::printf("classifier %s: test accuracy %.4f, cached in %s\n", name.c_str(), t.test_accuracy, path.c_str());
+  });
+}
+
+// latentlab classifier baseline: the scores of real training images and of uniform noise, the two
+// ends of the scale a generator's score falls between.
+void add_classifier_baseline(CLI::App& top) {
+  struct Args {
+    TrainConfig c;
+    int64_t n = 10000;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = top.add_subcommand("baseline", "classifier scores of N training images and of uniform noise against the test set");
+  cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path>")->capture_default_str();
+  cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
+  cmd->add_option("-n", a->n, "images of each kind")->capture_default_str()->check(CLI::Range(2, 1000000));
+  cmd->callback([a] {
+    apply_threads(0);
+    TrainConfig c = a->c;
+    validate(c);
+    apply_model_defaults(c);
+    auto data = load_splits(c);
+    auto cls = classifier_for(c, data);
+    int64_t n = std::min(a->n, data.train.size());
+    auto real = evaluate_images(to_float(data.train.images.slice(0, 0, n)), cls, data.test);
+    torch::manual_seed(0);
+    auto noise = evaluate_images(torch::rand({n, data.train.channels(), data.train.height(), data.train.width()}), cls, data.test);
+    std::printf("%-28s %14s %14s\n", "", "training images", "uniform noise");
+    for (const char* k : {"classifier_frechet_distance", "classes_covered", "label_entropy", "mean_confidence"})
+      std::printf("%-28s %14.4f %14.4f\n", k, real[k].get<double>(), noise[k].get<double>());
   });
 }
 
