@@ -54,8 +54,8 @@ TEST_F(ClassifierTest, TrainsCachesAndReloads) {
   write_bytes(path("junk"), "not an archive");
   EXPECT_ERROR_WITH(load_classifier(path("junk")), "cannot load the classifier");
   ::setenv("LATENTLAB_CACHE", path("cache").c_str(), 1);
-  EXPECT_EQ(classifier_path("mnist", 1, 28), path("cache/classifier-mnist-1x28"));
-  EXPECT_EQ(classifier_path("/a b/c", 3, 64), path("cache/classifier-_a_b_c-3x64"));
+  EXPECT_EQ(classifier_path("mnist", 1, 28), path("cache/classifier-mnist-1x28-v2"));
+  EXPECT_EQ(classifier_path("/a b/c", 3, 64), path("cache/classifier-_a_b_c-3x64-v2"));
 }
 
 TEST_F(ClassifierTest, ProbesSeparateSeparableCodesAndNotRandomLabels) {

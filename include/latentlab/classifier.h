@@ -47,7 +47,8 @@ struct TrainedClassifier {
 };
 
 struct ClassifierTrainOptions {
-  int64_t epochs = 3;
+  /// Epochs; the learning rate is lr for the first two, then falls by 0.3 per epoch.
+  int64_t epochs = 5;
   int64_t batch_size = 128;
   double lr = 1e-3;
   uint64_t seed = 0;
@@ -58,7 +59,7 @@ TrainedClassifier train_classifier(const Splits& data, const std::string& datase
                                    const ClassifierTrainOptions& o = {}, std::FILE* log = stderr);
 
 /// Where the classifier of a dataset is cached: $LATENTLAB_CACHE, else $XDG_CACHE_HOME/latentlab,
-/// else ~/.cache/latentlab; file classifier-<dataset>-<C>x<S>.
+/// else ~/.cache/latentlab; file classifier-<dataset>-<C>x<S>-v<recipe version>.
 std::string classifier_path(const std::string& dataset_name, int64_t channels, int64_t size);
 
 void save_classifier(const TrainedClassifier& c, const std::string& path);

@@ -65,10 +65,12 @@ namespace latentlab {
 struct LikelihoodOptions {
   /// Importance samples per image. Default: 1000.
   int64_t samples = 1000;
-  /// Test images the estimate uses (the first N; 0: all). Default: 0.
-  int64_t images = 0;
-  /// Decodes per forward pass, bounding memory. Default: 50000.
-  int64_t chunk = 50000;
+  /// Test images the estimate uses (the first N; 0: all). Default: 2000 (k = 1000 over all 10,000
+  /// MNIST test images takes about 2 minutes on 2 cores).
+  int64_t images = 2000;
+  /// Decodes per forward pass, bounding memory (8192 keeps each buffer under glibc's mmap threshold,
+  /// which avoids page-fault churn). Default: 8192.
+  int64_t chunk = 8192;
   /// Dynamically binarise the images (x ~ Bernoulli(pixel)) before evaluating. Default: false.
   bool binarize = false;
   /// Seed of the samples and of the binarisation. Default: 0.

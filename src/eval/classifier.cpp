@@ -66,6 +66,8 @@ TrainedClassifier train_classifier(const Splits& data, const std::string& name, 
   Batcher batches(tr, o.batch_size, true);
   auto gen = at::detail::createCPUGenerator(o.seed);
   for (int64_t e = 1; e <= o.epochs; ++e) {
+    for (auto& g : opt.param_groups())
+      static_cast<torch::optim::AdamOptions&>(g.options()).lr(o.lr * std::pow(0.3, std::max<int64_t>(0, e - 2)));
     out.net->train();
     batches.start_epoch(gen);
     for (int64_t b = 0; b < batches.batches(); ++b) {
@@ -92,7 +94,9 @@ std::string classifier_path(const std::string& name, int64_t channels, int64_t s
     dir = fs::path(h) / ".cache" / "latentlab";
   else
     dir = fs::temp_directory_path() / "latentlab";
-  return (dir / ("classifier-" + sanitize(name) + "-" + std::to_string(channels) + "x" + std::to_string(size))).string();
+  // The version names the training recipe: a change to it must not reuse an old cached classifier.
+  const char* version = "-v2";
+  return (dir / ("classifier-" + sanitize(name) + "-" + std::to_string(channels) + "x" + std::to_string(size) + version)).string();
 }
 
 void save_classifier(const TrainedClassifier& c, const std::string& path) {

@@ -43,7 +43,7 @@ void add_eval(CLI::App& app) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--iw-samples", o.likelihood.samples, "importance samples per image for log p(x)")
       ->capture_default_str()->check(CLI::Range(1, 1000000));
-  cmd->add_option("--iw-images", o.likelihood.images, "test images for log p(x) (0: all)")->capture_default_str();
+  cmd->add_option("--iw-images", o.likelihood.images, "test images for log p(x), the first N (0: all)")->capture_default_str();
   cmd->add_option("--iw-chunk", o.likelihood.chunk, "decodes per pass (bounds memory)")->capture_default_str()
       ->check(CLI::Range(1, 100000000));
   cmd->add_flag("--binarize", o.likelihood.binarize, "evaluate on dynamically binarised images");
