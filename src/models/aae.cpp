@@ -85,7 +85,7 @@ LossTerms AaeImpl::eval_losses(const torch::Tensor& x) {
 
 void register_aae() {
   ModelRegistry::add("aae", "adversarial autoencoder: MLP encoder/decoder 784-512-512-8, a code discriminator, --prior gaussian|mixture",
-                     {{"batch_size", 100}, {"hidden", {512, 512}}, {"latent", 8}, {"loss", "bce"}, {"lr", 2e-4}, {"beta1", 0.5}},
+                     {{"batch_size", 100}, {"hidden", {512, 512}}, {"latent", 8}, {"loss", "bce"}, {"lr", 1e-3}, {"beta1", 0.5}},
                      [](const TrainConfig& c, const ImageShape& shape) -> Model {
                        return std::make_shared<AaeImpl>(AaeOptions(shape)
                                                             .latent(c.latent)

@@ -42,7 +42,7 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
   add("--train-images", "train_images", c.train_images, "train on the first N training images only (0: all)");
   add("--epochs", "epochs", c.epochs, "training epochs");
   add("--batch-size", "batch_size", c.batch_size, "mini-batch size (0: the model's default: vae 128, ae 32, gan 64, aae 100)");
-  add("--lr", "lr", c.lr, "Adam learning rate (0: the model's default: 1e-3; gan, dcgan, aae 2e-4)");
+  add("--lr", "lr", c.lr, "Adam learning rate (0: the model's default: 1e-3; gan, dcgan 2e-4)");
   add("--beta1", "beta1", c.beta1, "Adam beta1 (negative: the model's default: 0.9; gan, dcgan, aae 0.5)");
   add("--seed", "seed", c.seed, "seed of initialisation, shuffling and sampling");
   add("--threads", "threads", c.threads, "CPU threads (0: all cores)");
