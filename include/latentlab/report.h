@@ -1,0 +1,20 @@
+#pragma once
+// latentlab report: one self-contained HTML file per run folder, with the configuration, the
+// metrics table, loss curves drawn by Chart.js (inlined), eval.json and every image of the run
+// (inlined as data URIs), viewable with no network.
+#include <string>
+
+namespace latentlab {
+
+/// Where Chart.js is looked for when no path is given: $LATENTLAB_CHART_JS, else
+/// <data root>/web/chart.umd.js (installed by scripts/fetch_data.sh).
+std::string default_chart_js();
+
+/// The report of a run folder as an HTML string. Throws latentlab::Error naming the run folder when
+/// it has no config.json, or the Chart.js file (and the command that installs it) when it is missing.
+std::string make_report(const std::string& run_dir, const std::string& chart_js_path = "");
+
+/// Base64 of bytes (RFC 4648, with padding), for data URIs.
+std::string base64(const std::string& bytes);
+
+}  // namespace latentlab

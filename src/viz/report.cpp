@@ -1,0 +1,153 @@
+#include "latentlab/report.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "latentlab/build_config.h"
+#include "latentlab/error.h"
+#include "latentlab/io.h"
+
+namespace fs = std::filesystem;
+
+namespace latentlab {
+namespace {
+
+std::string escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+std::string cell(const nlohmann::json& v) {
+  if (v.is_number_float()) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.6g", v.get<double>());
+    return b;
+  }
+  return escape(v.is_string() ? v.get<std::string>() : v.dump());
+}
+
+std::string table(const nlohmann::json& obj) {
+  std::string h = "<table>";
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (it.value().is_object())
+      h += "<tr><th colspan=2>" + escape(it.key()) + "</th></tr><tr><td colspan=2>" + table(it.value()) + "</td></tr>";
+    else
+      h += "<tr><td>" + escape(it.key()) + "</td><td>" + cell(it.value()) + "</td></tr>";
+  }
+  return h + "</table>";
+}
+
+// Each metrics.jsonl line that parses; a malformed (half-written) line is skipped.
+std::vector<nlohmann::json> read_metrics(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(p);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object()) out.push_back(j);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string base64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+std::string default_chart_js() {
+  if (const char* p = std::getenv("LATENTLAB_CHART_JS")) return p;
+  return (fs::path(LATENTLAB_DEFAULT_DATA_ROOT) / "web" / "chart.umd.js").string();
+}
+
+std::string make_report(const std::string& run_dir, const std::string& chart_js_path) {
+  fs::path run(run_dir);
+  require(fs::exists(run / "config.json"), "report: " + run_dir + " has no config.json; is it a latentlab run folder?");
+  std::string chart_js = chart_js_path.empty() ? default_chart_js() : chart_js_path;
+  require(fs::exists(chart_js), "report: Chart.js not found at " + chart_js +
+                                    "; run `bash scripts/fetch_data.sh` (installs data/web/chart.umd.js) or pass --chart-js");
+  auto config = nlohmann::json::parse(read_file((run / "config.json").string()), nullptr, false);
+  require(!config.is_discarded(), "report: " + (run / "config.json").string() + " is not valid JSON");
+  auto metrics = read_metrics(run / "metrics.jsonl");
+  // one chart per metric, train_ and test_ versions of a term together
+  std::vector<std::string> keys;
+  for (const auto& m : metrics)
+    for (auto it = m.begin(); it != m.end(); ++it)
+      if (it.value().is_number() && it.key() != "epoch" && std::find(keys.begin(), keys.end(), it.key()) == keys.end())
+        keys.push_back(it.key());
+  nlohmann::json series = nlohmann::json::object(), epochs = nlohmann::json::array();
+  for (const auto& m : metrics) epochs.push_back(m.value("epoch", 0));
+  for (const auto& k : keys) {
+    nlohmann::json v = nlohmann::json::array();
+    for (const auto& m : metrics) v.push_back(m.contains(k) ? m[k] : nlohmann::json());
+    std::string group = k.rfind("train_", 0) == 0 ? k.substr(6) : k.rfind("test_", 0) == 0 ? k.substr(5) : k;
+    series[group][k] = v;
+  }
+  std::string h = "<!doctype html><html><head><meta charset=utf-8><title>latentlab report: " + escape(run_dir) +
+                  "</title><style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;"
+                  "margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px;text-align:left}"
+                  ".charts{display:flex;flex-wrap:wrap}.chart{width:380px;height:260px;margin:8px}img{image-rendering:"
+                  "pixelated;max-width:100%;margin:4px;border:1px solid #ddd}</style><script>" +
+                  read_file(chart_js) + "</script></head><body>";
+  h += "<h1>latentlab run " + escape(run.filename().string()) + "</h1><p>model <b>" + cell(config.value("model", "")) +
+       "</b> on " + cell(config.value("dataset", "")) + ", " + std::to_string(metrics.size()) + " epoch(s) recorded; report by latentlab " +
+       LATENTLAB_VERSION + "</p>";
+  h += "<h2>Curves</h2><div class=charts id=charts></div>";
+  h += "<h2>Metrics</h2><table><tr><th>epoch</th>";
+  for (const auto& k : keys) h += "<th>" + escape(k) + "</th>";
+  h += "</tr>";
+  for (const auto& m : metrics) {
+    h += "<tr><td>" + cell(m.value("epoch", nlohmann::json())) + "</td>";
+    for (const auto& k : keys) h += "<td>" + (m.contains(k) ? cell(m[k]) : std::string()) + "</td>";
+    h += "</tr>";
+  }
+  h += "</table>";
+  if (fs::exists(run / "eval.json")) {
+    auto ev = nlohmann::json::parse(read_file((run / "eval.json").string()), nullptr, false);
+    h += "<h2>Evaluation (eval.json)</h2>" + (ev.is_discarded() ? std::string("<p>eval.json is not valid JSON</p>") : table(ev));
+  }
+  h += "<h2>Configuration</h2>" + table(config);
+  h += "<h2>Images</h2>";
+  std::vector<fs::path> images;
+  for (const auto& e : fs::directory_iterator(run))
+    if (e.is_regular_file() && e.path().extension() == ".png") images.push_back(e.path());
+  std::sort(images.begin(), images.end());
+  for (const auto& p : images)
+    h += "<figure><figcaption>" + escape(p.filename().string()) + "</figcaption><img src=\"data:image/png;base64," +
+         base64(read_file(p.string())) + "\"></figure>";
+  h += "<script>const epochs=" + epochs.dump() + ";const series=" + series.dump() +
+       ";for(const [group,lines] of Object.entries(series)){const d=document.createElement('div');d.className='chart';"
+       "const c=document.createElement('canvas');d.appendChild(c);document.getElementById('charts').appendChild(d);"
+       "new Chart(c,{type:'line',data:{labels:epochs,datasets:Object.entries(lines).map(([k,v])=>({label:k,data:v,"
+       "spanGaps:true}))},options:{animation:false,maintainAspectRatio:false,plugins:{title:{display:true,text:group}},"
+       "scales:{x:{title:{display:true,text:'epoch'}}}}});}</script></body></html>\n";
+  return h;
+}
+
+}  // namespace latentlab
