@@ -11,6 +11,7 @@ void add_reconstruct(CLI::App& app);
 void add_models(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_pca(CLI::App& app);
+void add_scatter(CLI::App& app);
 void add_report(CLI::App& app);
 void add_interpolate(CLI::App& app);
 void add_manifold(CLI::App& app);

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   latentlab::cli::add_models(app);
   latentlab::cli::add_eval(app);
   latentlab::cli::add_pca(app);
+  latentlab::cli::add_scatter(app);
   latentlab::cli::add_report(app);
   latentlab::cli::add_interpolate(app);
   latentlab::cli::add_manifold(app);

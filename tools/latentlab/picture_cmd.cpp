@@ -3,6 +3,7 @@
 #include "latentlab/error.h"
 #include "latentlab/eval.h"
 #include "latentlab/io.h"
+#include "latentlab/plot.h"
 #include "latentlab/train.h"
 
 namespace latentlab::cli {
@@ -57,6 +58,43 @@ void add_manifold(CLI::App& app) {
     write_images(a->out, images, a->n);
     std::fprintf(stderr, "wrote a %lldx%lld manifold over dimensions %lld and %lld to %s\n", (long long)a->n, (long long)a->n,
                  (long long)a->dims[0], (long long)a->dims[1], a->out.c_str());
+  });
+}
+
+void add_scatter(CLI::App& app) {
+  struct Args {
+    std::string run, out = "scatter.png", data_dir, split = "test";
+    int64_t n = 5000, size = 800;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("scatter", "codes of test images in 2-D (first two principal components), coloured by label");
+  cmd->add_option("run", a->run, "run folder")->required();
+  cmd->add_option("-n", a->n, "images (the first N of the split)")->capture_default_str()->check(CLI::Range(1, 1000000));
+  cmd->add_option("--split", a->split, "test | train")->capture_default_str()->check(CLI::IsMember({"test", "train"}));
+  cmd->add_option("--size", a->size, "picture size in pixels")->capture_default_str()->check(CLI::Range(200, 8192));
+  cmd->add_option("-o,--out", a->out, "output .png")->capture_default_str();
+  cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
+  cmd->callback([a] {
+    auto run = load_run(a->run);
+    require(run.model->can_reconstruct(), "scatter: model " + run.config.model + " has no encoder to find codes with");
+    auto splits = load_splits(run.config, stderr, a->data_dir);
+    Dataset d = a->split == "train" ? splits.train : splits.test;
+    int64_t n = std::min(a->n, d.size());
+    d.images = d.images.slice(0, 0, n);
+    d.labels = d.labels.slice(0, 0, n);
+    auto z = codes_of(*run.model, d);
+    std::string how = "codes";
+    if (z.size(1) > 2) {
+      Pca pca = Pca::fit(z, 2);
+      torch::NoGradGuard g;
+      z = pca.encode(z);
+      how = "first two principal components of the " + std::to_string(run.model->latent_dim()) + "-d codes";
+    } else if (z.size(1) == 1) {
+      z = torch::cat({z, torch::zeros_like(z)}, 1);
+    }
+    std::vector<std::string> names = splits.classes;
+    write_scatter_png(a->out, z, d.labels, names, run.config.model + " on " + run.config.dataset + ": " + how, a->size);
+    std::fprintf(stderr, "wrote %lld points (%s) to %s\n", (long long)n, how.c_str(), a->out.c_str());
   });
 }
 
