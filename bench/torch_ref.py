@@ -6,27 +6,12 @@ IDX files into one in-memory tensor and batched by index, as latentlab does (no 
 Prints one JSON line per epoch: {"epoch", "seconds", "images_per_s", "train_loss", "test_loss"}.
 """
 import argparse, json, os, time
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 
-def read_idx(path):
-    import gzip
-    opener = gzip.open if open(path, 'rb').read(2) == b'\x1f\x8b' else open
-    with opener(path, 'rb') as f:
-        data = f.read()
-    nd = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(nd)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
-
-
-def find(d, base):
-    for n in (base, base + '.gz'):
-        if os.path.exists(os.path.join(d, n)):
-            return os.path.join(d, n)
-    raise SystemExit(f'{base} not found in {d}')
+from idx import find, read_idx
 
 
 class VAE(nn.Module):
