@@ -46,6 +46,9 @@ nlohmann::json evaluate_autoencoder(ModelImpl& model, const TrainConfig& c, cons
 
 namespace latentlab {
 
+/// The device of the model's parameters (the CPU for a model without any).
+torch::Device model_device(ModelImpl& model);
+
 /// Images drawn from a generator, best first when ranked.
 struct Generated {
   torch::Tensor images;   ///< [n, C, H, W] in [0, 1]

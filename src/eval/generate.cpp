@@ -3,6 +3,11 @@
 
 namespace latentlab {
 
+torch::Device model_device(ModelImpl& model) {
+  auto params = model.parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params[0].device();
+}
+
 Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double mean, double std, uint64_t seed) {
   require(n >= 1, "generate: -n must be at least 1");
   require(search == 0 || search >= n, "generate: --search " + std::to_string(search) + " must be at least -n (" +
@@ -14,7 +19,7 @@ Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double me
   model.eval();
   torch::manual_seed(seed);
   const int64_t total = search ? search : n;
-  auto device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters()[0].device();
+  auto device = model_device(model);
   auto z = model.sample_prior(total, torch::TensorOptions(torch::kFloat32)).mul_(std).add_(mean).to(device);
   std::vector<torch::Tensor> images, scores;
   for (int64_t start = 0; start < total; start += 256) {

@@ -44,7 +44,7 @@ torch::Tensor latent_manifold(ModelImpl& model, int64_t n, int64_t dim_x, int64_
       z[r * n + c][dim_x] = q[c];
       z[r * n + c][dim_y] = q[n - 1 - r];  // up is positive
     }
-  auto device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters()[0].device();
+  auto device = model_device(model);
   return model.decode(z.to(device)).cpu();
 }
 

@@ -24,7 +24,7 @@ nlohmann::json evaluate_likelihood(ModelImpl& model, const Dataset& test, const 
   // images per pass: as many as keep (images x samples) decodes under the chunk, sample chunks otherwise
   const int64_t per_pass = std::max<int64_t>(1, o.chunk / k);
   const int64_t sample_chunk = std::min(k, std::max<int64_t>(1, o.chunk));
-  auto device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters()[0].device();
+  auto device = model_device(model);
   double elbo = 0, ll = 0;
   for (int64_t start = 0; start < n; start += per_pass) {
     auto x = to_float(test.images.slice(0, start, std::min(n, start + per_pass))).to(device);

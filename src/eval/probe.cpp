@@ -6,7 +6,7 @@ namespace latentlab {
 torch::Tensor codes_of(ModelImpl& model, const Dataset& d) {
   torch::NoGradGuard g;
   model.eval();
-  auto device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters()[0].device();
+  auto device = model_device(model);
   Batcher b(d, 1000, false, device);
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < b.batches(); ++i) out.push_back(model.code(b.batch(i)).cpu());
