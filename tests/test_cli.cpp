@@ -204,6 +204,18 @@ TEST_F(Cli, PresetIsALayerUnderConfigAndFlags) {
   EXPECT_NE(r.output.find("--preset cannot be given with --resume"), std::string::npos) << r.output;
 }
 
+TEST_F(Cli, ServeRefusesBadFlagsWithAMessage) {
+  for (auto [args, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"serve --runs " + path("nowhere"), "nowhere does not exist or is not a folder"},
+           {"serve --port 70000", "--port"},
+           {"serve --runs " + dir.string() + " --chart-js " + path("none.js"), "Chart.js not found"},
+           {"serve --runs " + dir.string() + " --host 256.1.1.1 --port 0", "cannot listen on 256.1.1.1"}}) {
+    auto r = run_cli(args);
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << args << "\n" << r.output;
+  }
+}
+
 TEST_F(Cli, MissingRunFolder) {
   auto r = run_cli("sample " + path("nothing"));
   EXPECT_NE(r.code, 0);

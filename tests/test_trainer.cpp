@@ -109,6 +109,43 @@ TEST_F(TrainerTest, RefusesToOverwriteARunAndToResumeNothing) {
   EXPECT_ERROR_WITH(Trainer(config("empty", 1), quiet()).run(true), "no checkpoint");
 }
 
+TEST_F(TrainerTest, ACheckpointOfAnotherRunIsRefused) {
+  Trainer(config("a", 1), quiet()).run();
+  auto b = config("b", 1);
+  b.latent = 4;
+  Trainer(b, quiet()).run();
+  fs::copy_file(dir / "a" / "checkpoint", dir / "b" / "checkpoint", fs::copy_options::overwrite_existing);
+  b.epochs = 2;
+  EXPECT_ERROR_WITH(Trainer(b, quiet()).run(true), "this checkpoint was written with latent = 8, but " + path("b/config.json") +
+                                                       " says 4; the checkpoint belongs to another run");
+}
+
+TEST_F(TrainerTest, AModelFileWhoseWeightsDoNotFitItsSettingsIsRefused) {
+  auto c4 = config("m", 1);
+  c4.latent = 4;
+  apply_model_defaults(c4);
+  auto c8 = c4;
+  c8.latent = 8;
+  auto m4 = ModelRegistry::create(c4, {});
+  atomic_write(path("model"), save_model_bytes(c8, {}, *m4));  // settings say 8, weights are for 4
+  EXPECT_ERROR_WITH(load_model_file(path("model")), "in the file, but this model (as its settings describe it) has");
+}
+
+TEST_F(TrainerTest, NewerFormatsAndOtherFilesAreRefusedWithWhatWasExpected) {
+  torch::serialize::OutputArchive a;
+  a.write("latentlab_format", c10::IValue(int64_t(99)));
+  atomic_write(path("newer"), archive_bytes(a));
+  EXPECT_ERROR_WITH(load_model_file(path("newer")), "written by a newer latentlab (format 99); this build reads format 1");
+  write_bytes(path("junk"), "definitely not a model");
+  EXPECT_ERROR_WITH(load_model_file(path("junk")), path("junk") + ": cannot load");
+  torch::serialize::OutputArchive other;
+  other.write("weights", torch::ones({2}));
+  atomic_write(path("other"), archive_bytes(other));
+  EXPECT_ERROR_WITH(load_model_file(path("other")), "not a latentlab model or checkpoint file (a run folder's `model` or `checkpoint` was expected)");
+  fs::create_directories(dir / "not-a-run");
+  EXPECT_ERROR_WITH(load_run(path("not-a-run")), "holds neither a model nor a checkpoint file; is it a latentlab run folder?");
+}
+
 TEST_F(TrainerTest, NoCudaGivesAClearError) {
   auto c = config("gpu", 1);
   c.device = "cuda";
@@ -127,43 +164,129 @@ TEST_F(TrainerTest, CudaTrainsEndToEnd) {
   EXPECT_EQ(loaded.model->decode(torch::randn({2, c.latent})).sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
 }
 
-// A model registered by the test (the registry is open): a linear autoencoder whose loss turns NaN
-// from epoch `nan_from` on, to check that a diverging run stops and keeps its last good checkpoint.
-class DivergingImpl : public ModelImpl {
+// A model registered by the test (the registry is open): a linear autoencoder that misbehaves on
+// cue, to check the per-batch numerics guard and interruption. From epoch `bad_epoch` on, batch
+// `bad_batch` (1-based; 0: every batch) has a NaN loss (mode "nan-loss"), a NaN gradient with a
+// finite loss ("nan-grad"), or calls request_stop() as Ctrl-C would ("stop"; that epoch only).
+class TroubleImpl : public ModelImpl {
  public:
-  DivergingImpl(int64_t pixels, int64_t nan_from) : nan_from_(nan_from) {
+  TroubleImpl(int64_t pixels, std::string mode, int64_t bad_epoch, int64_t bad_batch)
+      : mode_(std::move(mode)), bad_epoch_(bad_epoch), bad_batch_(bad_batch) {
     lin = register_module("lin", torch::nn::Linear(pixels, pixels));
   }
-  std::string kind() const override { return "diverging-test"; }
+  std::string kind() const override { return "trouble-test"; }
   std::vector<Phase> phases() override { return {{"all", parameters(), 1}}; }
   LossTerms losses(size_t, const torch::Tensor& x) override {
-    auto l = (lin->forward(x.flatten(1)) - x.flatten(1)).pow(2).mean();
-    return {epoch_ >= nan_from_ ? l * std::numeric_limits<double>::quiet_NaN() : l, {}};
+    ++batch_;
+    // noise from the global generator, so that an exact resume must restore its state
+    auto l = (lin->forward(x.flatten(1) + 0.01 * torch::randn_like(x.flatten(1))) - x.flatten(1)).pow(2).mean();
+    bool bad = epoch_ >= bad_epoch_ && (bad_batch_ == 0 || batch_ == bad_batch_);
+    if (!bad) return {l, {}};
+    if (mode_ == "nan-loss") return {l * std::numeric_limits<double>::quiet_NaN(), {}};
+    if (mode_ == "nan-grad") {  // forward 0, backward 0 * inf
+      auto w = lin->weight;
+      return {l + 0 * (w - w.detach()).abs().sqrt().sum(), {}};
+    }
+    if (epoch_ == bad_epoch_ && !stop_fired) {
+      stop_fired = true;  // once per test, as one Ctrl-C
+      request_stop();
+    }
+    return {l, {}};
   }
-  LossTerms eval_losses(const torch::Tensor& x) override { return losses(0, x); }
+  LossTerms eval_losses(const torch::Tensor& x) override {
+    return {(lin->forward(x.flatten(1)) - x.flatten(1)).pow(2).mean(), {}};
+  }
   int64_t latent_dim() const override { return 2; }
   torch::Tensor decode(const torch::Tensor& z) override { return torch::zeros({z.size(0), 1, 28, 28}); }
-  void set_epoch(int64_t e) override { epoch_ = e; }
+  void set_epoch(int64_t e) override {
+    epoch_ = e;
+    batch_ = 0;
+  }
   torch::nn::Linear lin{nullptr};
+  static inline bool stop_fired = false;
 
  private:
-  int64_t nan_from_, epoch_ = 1;
+  std::string mode_;
+  int64_t bad_epoch_, bad_batch_, epoch_ = 1, batch_ = 0;
 };
 
-TEST_F(TrainerTest, DivergingRunStopsWithAClearMessageAndKeepsItsLastGoodCheckpoint) {
-  ModelRegistry::add("diverging-test", "test only", nlohmann::json::object(),
-                     [](const TrainConfig&, const ImageShape& s) -> Model { return std::make_shared<DivergingImpl>(s.pixels(), 2); });
-  auto c = config("div", 3);
-  c.model = "diverging-test";
-  EXPECT_ERROR_WITH(Trainer(c, quiet()).run(), "epoch 2: the training loss is not finite");
+class NumericsTest : public TrainerTest {
+ protected:
+  // registers trouble-test with this behaviour; the config trains it for `epochs`
+  TrainConfig trouble(const std::string& out, int64_t epochs, const std::string& mode, int64_t bad_epoch, int64_t bad_batch) {
+    ModelRegistry::add("trouble-test", "test only", nlohmann::json::object(),
+                       [=](const TrainConfig&, const ImageShape& s) -> Model {
+                         return std::make_shared<TroubleImpl>(s.pixels(), mode, bad_epoch, bad_batch);
+                       });
+    auto c = config(out, epochs);
+    c.model = "trouble-test";
+    return c;
+  }
+  int metric_lines(const std::string& out) {
+    std::ifstream in(path(out + "/metrics.jsonl"));
+    int lines = 0;
+    for (std::string line; std::getline(in, line);) ++lines;
+    return lines;
+  }
+};
+
+TEST_F(NumericsTest, ANanLossStopsTheRunNamingEpochAndBatchAndKeepsTheLastGoodCheckpoint) {
+  auto c = trouble("div", 3, "nan-loss", 2, 3);
+  EXPECT_ERROR_WITH(Trainer(c, quiet()).run(), "epoch 2, batch 3 of 8: the loss (phase all) is not finite; training stopped. "
+                                               "The last good checkpoint is kept in");
   // the checkpoint is epoch 1's, with finite weights, and metrics hold only epoch 1
   auto ck = load_model_file(path("div/checkpoint"));
   for (auto& p : ck.model->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
-  std::ifstream in(path("div/metrics.jsonl"));
-  int lines = 0;
-  for (std::string line; std::getline(in, line);) ++lines;
-  EXPECT_EQ(lines, 1);
+  EXPECT_EQ(metric_lines("div"), 1);
   EXPECT_FALSE(fs::exists(dir / "div" / "model")) << "no final model is presented as complete";
+}
+
+TEST_F(NumericsTest, ANanGradientWithAFiniteLossIsCaughtToo) {
+  auto c = trouble("grad", 2, "nan-grad", 1, 2);
+  EXPECT_ERROR_WITH(Trainer(c, quiet()).run(), "epoch 1, batch 2 of 8: a gradient (phase all) is not finite");
+  EXPECT_FALSE(fs::exists(dir / "grad" / "checkpoint"));
+}
+
+TEST_F(NumericsTest, SkipModeSkipsBadBatchesAndCountsThem) {
+  for (const char* mode : {"nan-loss", "nan-grad"}) {
+    auto c = trouble(std::string("skip-") + mode, 3, mode, 2, 4);
+    c.on_nonfinite = "skip";
+    auto r = Trainer(c, quiet()).run();
+    ASSERT_EQ(r.metrics.size(), 3u);
+    EXPECT_EQ(r.metrics[0]["skipped_batches"], 0);
+    EXPECT_EQ(r.metrics[1]["skipped_batches"], 1) << mode;
+    EXPECT_EQ(r.metrics[2]["skipped_batches"], 1) << mode;
+    for (const auto& m : r.metrics) EXPECT_TRUE(std::isfinite(m["train_loss"].get<double>())) << mode;
+    for (auto& p : load_run(c.out).model->parameters())
+      EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+  }
+  auto c = trouble("skip-all", 2, "nan-loss", 1, 0);
+  c.on_nonfinite = "skip";
+  EXPECT_ERROR_WITH(Trainer(c, quiet()).run(), "every batch had a non-finite loss or gradient");
+  c.on_nonfinite = "ignore";
+  EXPECT_ERROR_WITH(Trainer(c, quiet()), "--on-nonfinite ignore: choose stop or skip");
+}
+
+TEST_F(NumericsTest, AnInterruptedRunResumesMidEpochToTheSameWeights) {
+  auto whole = trouble("whole", 3, "none", 99, 0);
+  auto reference = Trainer(whole, quiet()).run();
+  auto ref = load_run(whole.out);
+  auto c = trouble("cut", 3, "stop", 2, 3);
+  TroubleImpl::stop_fired = false;
+  auto first = Trainer(c, quiet()).run();
+  EXPECT_TRUE(first.interrupted);
+  EXPECT_FALSE(stop_requested()) << "the request is served";
+  EXPECT_EQ(first.metrics.size(), 1u);
+  EXPECT_FALSE(fs::exists(dir / "cut" / "model"));
+  auto resumed = Trainer(load_config(path("cut/config.json")), quiet()).run(true);
+  EXPECT_FALSE(resumed.interrupted);
+  ASSERT_EQ(resumed.metrics.size(), 3u);
+  auto got = load_run(c.out);
+  auto a = ref.model->parameters(), b = got.model->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+  for (size_t e = 0; e < 3; ++e)
+    EXPECT_DOUBLE_EQ(resumed.metrics[e]["train_loss"].get<double>(), reference.metrics[e]["train_loss"].get<double>()) << e;
 }
 
 TEST_F(TrainerTest, InvalidSettingsAreRejectedBeforeAnyWork) {

@@ -2,7 +2,11 @@
 // latentlab report: one self-contained HTML file per run folder, with the configuration, the
 // metrics table, loss curves drawn by Chart.js (inlined), eval.json and every image of the run
 // (inlined as data URIs), viewable with no network.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace latentlab {
 
@@ -13,6 +17,11 @@ std::string default_chart_js();
 /// The report of a run folder as an HTML string. Throws latentlab::Error naming the run folder when
 /// it has no config.json, or the Chart.js file (and the command that installs it) when it is missing.
 std::string make_report(const std::string& run_dir, const std::string& chart_js_path = "");
+
+/// The lines of a metrics.jsonl file that parse as JSON objects, in order. Blank lines are ignored;
+/// other lines that do not parse (a line still being written, a corrupt one) are skipped and
+/// counted in `skipped`. A missing file gives no lines.
+std::vector<nlohmann::json> read_metrics(const std::string& path, int64_t* skipped = nullptr);
 
 /// Base64 of bytes (RFC 4648, with padding), for data URIs.
 std::string base64(const std::string& bytes);

@@ -53,7 +53,20 @@ LoadedModel load_run(const std::string& run_dir);
 struct TrainResult {
   std::vector<nlohmann::json> metrics;  ///< one object per epoch (all epochs of the run)
   std::string run_dir;
+  bool interrupted = false;  ///< stopped by request_stop(); the checkpoint resumes at the next batch
 };
+
+/// Asks a running Trainer to stop after its current batch, write a checkpoint from which --resume
+/// continues at the next batch (with the same random stream on the CPU, so the weights end up
+/// identical to an uninterrupted run), and return with TrainResult::interrupted. Async-signal-safe:
+/// the command-line tool calls it from its SIGINT handler.
+void request_stop();
+bool stop_requested();
+
+/// Loads a module's weights from an archive after checking that every parameter and buffer is there
+/// with the shape this module has (Module::load alone would silently take other shapes). Throws
+/// latentlab::Error naming `source`, the tensor and both shapes.
+void load_weights(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& source);
 
 class Trainer {
  public:
@@ -71,7 +84,8 @@ class Trainer {
   void write_images(int64_t epoch);
   /// samples-latest.png from the fixed codes, during an epoch (--preview-every).
   void write_preview();
-  void save_checkpoint(int64_t epoch);
+  /// `partial`: where an interrupted epoch stopped (with the CPU generator's state), else null.
+  void save_checkpoint(int64_t epoch, const nlohmann::json& partial = nullptr);
   /// Builds one optimiser per phase (after any weights are loaded: they alias the parameters).
   void build_optimizers();
   /// Loads weights and optimiser state from the run folder's checkpoint; returns its epoch.
@@ -88,6 +102,8 @@ class Trainer {
   std::vector<std::unique_ptr<FlatAdam>> optims_;
   torch::Tensor fixed_z_, fixed_x_;
   std::vector<nlohmann::json> metrics_;
+  nlohmann::json partial_;     // from a checkpoint written mid-epoch
+  torch::Tensor partial_rng_;  // the CPU generator's state there
 };
 
 }  // namespace latentlab

@@ -1,6 +1,7 @@
 // Run-folder I/O shared by the trainer and the later commands: model files, seeds, devices.
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "latentlab/error.h"
@@ -70,6 +71,24 @@ std::string save_model_bytes(const TrainConfig& c, const ImageShape& shape, Mode
   return archive_bytes(a);
 }
 
+void load_weights(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& source) {
+  auto describe = [](const torch::Tensor& t) {
+    std::string s = "[";
+    for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+    return s + "] " + std::string(c10::toString(t.scalar_type()));
+  };
+  std::vector<std::pair<std::string, std::string>> expected;
+  for (const auto& p : module.named_parameters()) expected.emplace_back(p.key(), describe(p.value()));
+  for (const auto& b : module.named_buffers()) expected.emplace_back(b.key(), describe(b.value()));
+  module.load(archive);
+  std::map<std::string, std::string> got;
+  for (const auto& p : module.named_parameters()) got[p.key()] = describe(p.value());
+  for (const auto& b : module.named_buffers()) got[b.key()] = describe(b.value());
+  for (const auto& [name, shape] : expected)
+    require(got[name] == shape, source + ": tensor '" + name + "' is " + got[name] + " in the file, but this model (as its settings "
+                                "describe it) has " + shape + "; the weights belong to another model or configuration");
+}
+
 LoadedModel load_model_file(const std::string& path) {
   require(std::filesystem::is_regular_file(path), path + ": no such model file");
   std::string bytes = read_file(path);
@@ -78,7 +97,8 @@ LoadedModel load_model_file(const std::string& path) {
     torch::serialize::InputArchive a;
     a.load_from(bytes.data(), bytes.size());
     c10::IValue v;
-    require(a.try_read("latentlab_format", v) && v.isInt(), path + ": not a latentlab model or checkpoint file");
+    require(a.try_read("latentlab_format", v) && v.isInt(), path + ": not a latentlab model or checkpoint file "
+                                                                   "(a run folder's `model` or `checkpoint` was expected)");
     require(v.toInt() <= kFormat, path + ": written by a newer latentlab (format " + std::to_string(v.toInt()) +
                                       "); this build reads format " + std::to_string(kFormat));
     a.read("config", v);
@@ -87,10 +107,13 @@ LoadedModel load_model_file(const std::string& path) {
     auto s = v.toIntVector();
     require(s.size() == 3, path + ": malformed image shape");
     out.shape = {s[0], s[1], s[2]};
+    require(s[0] >= 1 && s[0] <= 4 && s[1] >= 1 && s[1] <= 4096 && s[2] >= 1 && s[2] <= 4096,
+            path + ": malformed image shape");
+    validate(out.config);
     out.model = ModelRegistry::create(out.config, out.shape);
     torch::serialize::InputArchive m;
     a.read("model", m);
-    out.model->load(m);
+    load_weights(*out.model, m, path);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -1,6 +1,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -45,9 +47,36 @@ struct TermSums {
   void to_json(nlohmann::json& j, const std::string& prefix) const {
     for (size_t i = 0; i < names.size(); ++i) j[prefix + names[i]] = sums[i].item<double>() / counts[i];
   }
+  // For a checkpoint written in the middle of an epoch (float32 sums survive the trip through double).
+  nlohmann::json save() const {
+    nlohmann::json j = nlohmann::json::array();
+    for (size_t i = 0; i < names.size(); ++i) j.push_back({names[i], sums[i].item<double>(), counts[i]});
+    return j;
+  }
+  void load(const nlohmann::json& j, torch::Device device) {
+    for (const auto& e : j) {
+      names.push_back(e.at(0).get<std::string>());
+      sums.push_back(torch::tensor(e.at(1).get<double>(), torch::TensorOptions(torch::kFloat32).device(device)));
+      counts.push_back(e.at(2).get<int64_t>());
+    }
+  }
 };
 
+std::atomic<bool> g_stop_requested{false};
+
+// Sum of a phase's gradients: finite exactly when every gradient is (barring overflow of the sum).
+torch::Tensor grad_sum(const Phase& phase, const FlatAdam& opt) {
+  if (opt.options.alias()) return opt.flat_grads().sum();
+  torch::Tensor s = torch::zeros({}, phase.parameters.front().options());
+  for (const auto& p : phase.parameters)
+    if (p.grad().defined()) s = s + p.grad().sum();
+  return s;
+}
+
 }  // namespace
+
+void request_stop() { g_stop_requested.store(true); }
+bool stop_requested() { return g_stop_requested.load(); }
 
 Trainer::Trainer(TrainConfig config, std::FILE* log) : config_(std::move(config)), log_(log) {
   apply_model_defaults(config_);
@@ -85,17 +114,62 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
   batcher.start_epoch(at::detail::getDefaultCPUGenerator());
   model_->train();
   TermSums sums;
+  int64_t first = 0, skipped = 0;
+  double seconds_before = 0;
+  if (partial_.is_object() && partial_.value("epoch", int64_t(-1)) == epoch) {
+    // resuming inside this epoch: same shuffle (above), then the random stream and sums where they stopped
+    first = partial_["next_batch"].get<int64_t>();
+    skipped = partial_.value("skipped", int64_t(0));
+    seconds_before = partial_.value("seconds", 0.0);
+    sums.load(partial_["sums"], device_);
+    at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle to the global generator
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(partial_rng_);
+    partial_ = nullptr;
+  }
   Progress progress(log_);
   progress.start_epoch(epoch, config_.epochs, batcher.batches(), config_.batch_size);
   torch::Tensor last_loss;
+  // On the CPU a per-batch check costs a scalar read; on CUDA it would be a host sync per batch, so
+  // there (unless --on-nonfinite skip) the first bad batch is recorded on the device and read every
+  // 50 batches and at the end of the epoch.
+  bool check_now = device_.is_cpu() || config_.on_nonfinite == "skip";
+  torch::Tensor first_bad = torch::full({}, -1, torch::TensorOptions(torch::kLong).device(device_));
+  auto nonfinite_stop = [&](int64_t b, const std::string& what) {
+    bool saved = fs::exists(path_in(config_.out, "checkpoint"));
+    throw Error("epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " + std::to_string(batcher.batches()) +
+                ": " + what + " is not finite; training stopped. " +
+                (saved ? "The last good checkpoint is kept in " + path_in(config_.out, "checkpoint") + " (resume with --resume). "
+                       : std::string("No checkpoint had been written yet. ")) +
+                "Lower --lr, or pass --on-nonfinite skip to skip such batches.");
+  };
+  auto check_device_flag = [&] {
+    int64_t bad = first_bad.item<int64_t>();
+    if (bad >= 0) nonfinite_stop(bad, "the loss or a gradient");
+  };
   auto t0 = Clock::now();
-  for (int64_t b = 0; b < batcher.batches(); ++b) {
+  int64_t b = first;
+  for (; b < batcher.batches(); ++b) {
+    if (stop_requested()) break;
     torch::Tensor x = batcher.batch(b);
     for (size_t p = 0; p < phases_.size(); ++p) {
       if (b % phases_[p].every != 0) continue;
       optims_[p]->zero_grad();
       LossTerms l = model_->losses(p, x);
       l.loss.backward();
+      torch::Tensor health = l.loss.detach() + grad_sum(phases_[p], *optims_[p]);
+      if (check_now) {
+        double h = health.item<double>();
+        if (!std::isfinite(h)) {
+          std::string what = std::isfinite(l.loss.item<double>()) ? "a gradient (phase " + phases_[p].name + ")"
+                                                                  : "the loss (phase " + phases_[p].name + ")";
+          if (config_.on_nonfinite != "skip") nonfinite_stop(b, what);
+          ++skipped;
+          continue;
+        }
+      } else {
+        first_bad = torch::where(first_bad.lt(0) & health.isfinite().logical_not(), torch::full_like(first_bad, b), first_bad);
+      }
       optims_[p]->step();
       if (phases_.size() == 1)
         sums.add(l, x.size(0), "loss", "");
@@ -103,10 +177,20 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
         sums.add(l, x.size(0), phases_[p].name, phases_[p].name + "_");
       last_loss = l.loss;
     }
-    progress.update(b, [&] { return last_loss.item<double>(); });
+    if (!check_now && (b + 1) % 50 == 0) check_device_flag();
+    progress.update(b, [&] { return last_loss.defined() ? last_loss.item<double>() : NAN; });
     if (config_.preview_every > 0 && (b + 1) % config_.preview_every == 0) write_preview();
   }
-  double secs = seconds_since(t0);
+  if (!check_now) check_device_flag();
+  double secs = seconds_before + seconds_since(t0);
+  if (b < batcher.batches()) {
+    // interrupted (request_stop): a checkpoint that resumes at this very batch
+    save_checkpoint(epoch - 1, {{"epoch", epoch}, {"next_batch", b}, {"skipped", skipped}, {"seconds", secs}, {"sums", sums.save()}});
+    g_stop_requested.store(false);  // served
+    return nullptr;
+  }
+  require(sums.names.size() > 0, "epoch " + std::to_string(epoch) + ": every batch had a non-finite loss or gradient and was skipped; "
+                                 "training stopped. Lower --lr.");
   nlohmann::json m;
   m["epoch"] = epoch;
   sums.to_json(m, "train_");
@@ -115,6 +199,7 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
     for (auto& p : phases_) total += m["train_" + p.name].get<double>();
     m["train_loss"] = total;
   }
+  if (config_.on_nonfinite == "skip") m["skipped_batches"] = skipped;
   m["seconds"] = secs;
   m["images_per_s"] = train_.size() / secs;
   return m;
@@ -163,9 +248,13 @@ void Trainer::build_optimizers() {
   }
 }
 
-void Trainer::save_checkpoint(int64_t epoch) {
+void Trainer::save_checkpoint(int64_t epoch, const nlohmann::json& partial) {
   auto a = model_archive("checkpoint", config_, shape_, *model_);
   a.write("epoch", c10::IValue(epoch));
+  if (!partial.is_null()) {
+    a.write("partial", c10::IValue(partial.dump()));
+    a.write("partial_rng", at::detail::getDefaultCPUGenerator().get_state());
+  }
   for (size_t i = 0; i < optims_.size(); ++i) {
     torch::serialize::OutputArchive o;
     optims_[i]->save(o);
@@ -183,11 +272,27 @@ int64_t Trainer::load_checkpoint() {
     a.load_from(bytes.data(), bytes.size());
     c10::IValue v;
     require(a.try_read("kind", v) && v.isString() && v.toStringRef() == "checkpoint", path + ": not a latentlab checkpoint");
+    // the checkpoint must have been written by this run's settings (a copied or edited file is refused)
+    require(a.try_read("config", v) && v.isString(), path + ": the checkpoint holds no settings; it is not a latentlab checkpoint");
+    auto saved = nlohmann::json::parse(v.toStringRef(), nullptr, false);
+    auto mine = to_json(config_);
+    for (const char* k : {"model", "arch", "hidden", "latent", "activation", "posterior", "ngf", "ndf", "prior", "dataset",
+                          "image_size", "channels", "loss", "batch_size", "seed"})
+      require(saved.is_object() && saved.contains(k) && saved[k] == mine[k],
+              path + ": this checkpoint was written with " + k + " = " +
+                  (saved.is_object() && saved.contains(k) ? saved[k].dump() : std::string("(missing)")) + ", but " +
+                  path_in(config_.out, "config.json") + " says " + mine[k].dump() +
+                  "; the checkpoint belongs to another run. Restore that run's config.json or start a new run.");
     a.read("epoch", v);
     int64_t epoch = v.toInt();
+    require(epoch >= 0, path + ": malformed epoch " + std::to_string(epoch));
+    if (a.try_read("partial", v) && v.isString()) {
+      partial_ = nlohmann::json::parse(v.toStringRef());
+      a.read("partial_rng", partial_rng_);
+    }
     torch::serialize::InputArchive m;
     a.read("model", m);
-    model_->load(m);
+    load_weights(*model_, m, path);
     model_->to(device_);
     build_optimizers();
     for (size_t i = 0; i < optims_.size(); ++i) {
@@ -214,6 +319,11 @@ TrainResult Trainer::run(bool resume) {
   int64_t start = 0;
   if (!resume) {
     build_optimizers();
+  } else if (!fs::exists(path_in(config_.out, "checkpoint"))) {
+    require(fs::exists(config_path), "--resume " + config_.out + ": no checkpoint and no config.json there; nothing to resume");
+    // killed before its first checkpoint: nothing to keep, so the run starts over (same seed, same result)
+    std::fprintf(log_, "resuming %s: no checkpoint was written yet, so training starts from epoch 1\n", config_.out.c_str());
+    build_optimizers();
   } else {
     start = load_checkpoint();
     // Keep the metrics of the epochs the checkpoint holds.
@@ -222,8 +332,12 @@ TrainResult Trainer::run(bool resume) {
       auto j = nlohmann::json::parse(line, nullptr, false);
       if (!j.is_discarded() && j.is_object() && j.value("epoch", int64_t(0)) <= start) metrics_.push_back(j);
     }
-    std::fprintf(log_, "resuming %s after epoch %lld of %lld\n", config_.out.c_str(), (long long)start,
-                 (long long)config_.epochs);
+    if (partial_.is_object())
+      std::fprintf(log_, "resuming %s in epoch %lld at batch %lld\n", config_.out.c_str(),
+                   (long long)partial_["epoch"].get<int64_t>(), (long long)partial_["next_batch"].get<int64_t>() + 1);
+    else
+      std::fprintf(log_, "resuming %s after epoch %lld of %lld\n", config_.out.c_str(), (long long)start,
+                   (long long)config_.epochs);
   }
   atomic_write(config_path, to_json(config_).dump(2) + "\n");
   std::fprintf(log_, "run folder: %s (model %s, %lld parameters, device %s, %d threads)\n", config_.out.c_str(),
@@ -234,6 +348,11 @@ TrainResult Trainer::run(bool resume) {
                }(), config_.device.c_str(), torch::get_num_threads());
   for (int64_t epoch = start + 1; epoch <= config_.epochs; ++epoch) {
     nlohmann::json m = train_epoch(epoch);
+    if (m.is_null()) {
+      std::fprintf(log_, "\ninterrupted in epoch %lld: checkpoint written; continue with latentlab train --resume %s\n",
+                   (long long)epoch, config_.out.c_str());
+      return {metrics_, config_.out, true};
+    }
     auto t0 = Clock::now();
     m.update(evaluate());
     m["eval_seconds"] = seconds_since(t0);

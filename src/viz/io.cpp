@@ -3,7 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,13 +20,34 @@
 
 namespace latentlab {
 
+namespace {
+
+// Crash tests set LATENTLAB_KILL_IN_WRITE=<file name>:<n> to have the process SIGKILLed half-way
+// through the n-th write of that file, leaving a half-written temporary file behind.
+size_t kill_point(const std::string& path) {
+  static const char* spec = std::getenv("LATENTLAB_KILL_IN_WRITE");
+  static std::atomic<int> seen{0};
+  if (!spec) return SIZE_MAX;
+  std::string s = spec;
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || std::filesystem::path(path).filename() != s.substr(0, colon)) return SIZE_MAX;
+  return ++seen == std::atoi(s.c_str() + colon + 1) ? 1 : SIZE_MAX;
+}
+
+}  // namespace
+
 void atomic_write(const std::string& path, const std::string& bytes) {
   std::string tmp = path + ".part";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
   size_t done = 0;
+  bool kill_half_way = kill_point(path) != SIZE_MAX;
   while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (kill_half_way && done >= bytes.size() / 2) {
+      ::fsync(fd);
+      ::raise(SIGKILL);
+    }
+    ssize_t n = ::write(fd, bytes.data() + done, std::min(bytes.size() - done, kill_half_way ? bytes.size() / 2 + 1 : bytes.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int err = errno;
@@ -40,6 +66,13 @@ void atomic_write(const std::string& path, const std::string& bytes) {
     int err = errno;
     ::unlink(tmp.c_str());
     throw Error("cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
+  }
+  // the rename itself reaches the disk only with the folder's entry
+  std::string parent = std::filesystem::path(path).parent_path().string();
+  int dfd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
   }
 }
 

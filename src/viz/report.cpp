@@ -49,18 +49,23 @@ std::string table(const nlohmann::json& obj) {
   return h + "</table>";
 }
 
-// Each metrics.jsonl line that parses; a malformed (half-written) line is skipped.
-std::vector<nlohmann::json> read_metrics(const fs::path& p) {
+}  // namespace
+
+std::vector<nlohmann::json> read_metrics(const std::string& path, int64_t* skipped) {
   std::vector<nlohmann::json> out;
-  std::ifstream in(p);
+  int64_t bad = 0;
+  std::ifstream in(path, std::ios::binary);
   for (std::string line; std::getline(in, line);) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.is_object()) out.push_back(j);
+    if (!j.is_discarded() && j.is_object())
+      out.push_back(std::move(j));
+    else
+      ++bad;
   }
+  if (skipped) *skipped = bad;
   return out;
 }
-
-}  // namespace
 
 std::string base64(const std::string& in) {
   static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -94,7 +99,7 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
                                     "; run `bash scripts/fetch_data.sh` (installs data/web/chart.umd.js) or pass --chart-js");
   auto config = nlohmann::json::parse(read_file((run / "config.json").string()), nullptr, false);
   require(!config.is_discarded(), "report: " + (run / "config.json").string() + " is not valid JSON");
-  auto metrics = read_metrics(run / "metrics.jsonl");
+  auto metrics = read_metrics((run / "metrics.jsonl").string());
   // one chart per metric, train_ and test_ versions of a term together
   std::vector<std::string> keys;
   for (const auto& m : metrics)

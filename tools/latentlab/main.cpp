@@ -1,5 +1,6 @@
 #include <c10/util/Exception.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "commands.h"
@@ -7,6 +8,9 @@
 #include "latentlab/error.h"
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) then makes write() fail with EFBIG, which names the file, instead
+  // of killing the process.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"latentlab: train, evaluate, sample and visualise autoencoders, VAEs and GANs"};
   app.require_subcommand(1);
   app.set_version_flag("--version", LATENTLAB_VERSION);
@@ -23,8 +27,11 @@ int main(int argc, char** argv) {
   latentlab::cli::add_manifold(app);
   latentlab::cli::add_classifier(app);
   latentlab::cli::add_encode(app);
+  latentlab::cli::add_serve(app);
   try {
     app.parse(argc, argv);
+  } catch (const latentlab::cli::Interrupted&) {
+    return 130;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const latentlab::Error& e) {

@@ -1,4 +1,8 @@
 // latentlab train: flags (or a JSON --config) -> TrainConfig -> Trainer.
+#include <signal.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <filesystem>
 
 #include "commands.h"
@@ -18,6 +22,8 @@ struct TrainArgs {
   TrainConfig flags;
   std::vector<Flag> table;
   std::string config_file, resume, preset;
+  bool dashboard = false;
+  DashboardOptions board;
 };
 
 // The flag table: every TrainConfig field is a flag, and its default is printed by --help.
@@ -70,11 +76,13 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
   add("--preview-every", "preview_every", c.preview_every, "write samples-latest.png every N batches (0: off)");
   add("--save-every", "save_every", c.save_every, "write the checkpoint every N epochs (and after the last)");
   add("--grid-images", "grid_images", c.grid_images, "images in each samples grid");
+  add("--on-nonfinite", "on_nonfinite", c.on_nonfinite,
+      "a batch with a NaN or infinite loss or gradient: stop (keep the last good checkpoint) | skip (count it)");
 }
 
 TrainConfig resolve(const TrainArgs& a) {
   // defaults <- preset <- config file (or the resumed run's config.json) <- flags given on the command line
-  nlohmann::json given = to_json(a.flags), merged;
+  nlohmann::json given = to_json(a.flags), merged = nlohmann::json::object();
   TrainConfig base;
   require(a.preset.empty() || a.resume.empty(), "--preset cannot be given with --resume (the run's config.json fixes every setting)");
   if (!a.preset.empty()) base = config_from_json(preset(a.preset), base, "--preset " + a.preset);
@@ -106,10 +114,33 @@ void add_train(CLI::App& app) {
   cmd->add_option("--preset", args->preset, "settings that reproduce a seed (listed by `latentlab models`)");
   cmd->add_option("--resume", args->resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);
+  cmd->add_flag("--dashboard", args->dashboard, "serve the live dashboard of the runs folder while training (see `serve`)");
+  add_dashboard_flags(*cmd, args->board);
   cmd->callback([args] {
     TrainConfig c = resolve(*args);
     Trainer trainer(c);
+    std::unique_ptr<Dashboard> board;
+    if (args->dashboard) {
+      // the dashboard shows the folder that holds this run, so earlier runs can be compared
+      auto runs = std::filesystem::absolute(trainer.config().out).parent_path();
+      std::filesystem::create_directories(runs);
+      args->board.runs_dir = runs.string();
+      board = std::make_unique<Dashboard>(args->board);
+      start_dashboard(*board, args->board);
+    }
+    // Ctrl-C: stop after the current batch with a checkpoint that resumes there; a second one kills.
+    struct sigaction sa {};
+    sa.sa_handler = [](int sig) {
+      request_stop();
+      std::signal(sig, SIG_DFL);
+      const char msg[] = "\nlatentlab: stopping after this batch to write a checkpoint (Ctrl-C again to kill)\n";
+      (void)!::write(2, msg, sizeof msg - 1);
+    };
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
     auto result = trainer.run(!args->resume.empty());
+    if (result.interrupted) throw Interrupted();
     std::fprintf(stderr, "done: %s\n", result.run_dir.c_str());
   });
 }

@@ -1,0 +1,78 @@
+#pragma once
+// latentlab serve: a read-only web dashboard over a folder of run folders, like the seeds' visdom.
+// The page (embedded in the binary) polls a small JSON API and draws every metric of metrics.jsonl
+// with Chart.js (served from data/web, no internet), the image grids of each epoch, the
+// configuration and eval.json. Nothing is ever written; only files inside the runs folder are
+// served.
+//
+//   GET /                       the page
+//   GET /static/<name>          dashboard.js, dashboard.css, chart.umd.js
+//   GET /api/runs               list_runs()
+//   GET /api/runs/<name>        run_details()
+//   GET /files/<run>/<file>     a file of a run folder (resolve_run_file())
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace latentlab {
+
+struct DashboardOptions {
+  /// Folder whose sub-folders are run folders (default "runs").
+  std::string runs_dir = "runs";
+  /// Address to bind (default "127.0.0.1": loopback only).
+  std::string host = "127.0.0.1";
+  /// Port (default 8097, visdom's); 0 picks a free one.
+  int port = 8097;
+  /// Chart.js UMD file (default: default_chart_js(), installed by scripts/fetch_data.sh).
+  std::string chart_js;
+  /// Worker threads, each serving one connection at a time (default 128).
+  int threads = 128;
+};
+
+/// One entry per run folder directly inside `runs_dir` (a folder with a config.json), sorted by
+/// name: {name, model, dataset, status, epoch, epochs, best_test_loss, updated, stamp}. `status` is
+/// "finished" (a model file), "running" (a file changed in the last 5 minutes), "stopped" (a
+/// checkpoint to --resume from) or "incomplete"; `stamp` changes whenever the run's files do. Files
+/// that are missing, unreadable or half-written leave their fields out; nothing throws.
+nlohmann::json list_runs(const std::string& runs_dir);
+
+/// Everything the page shows of one run: the list_runs() fields plus config, metrics (every
+/// metrics.jsonl line that parses; `skipped_lines` counts the rest), eval (eval.json or null) and
+/// images: {group: [{file, epoch, mtime}]} sorted by epoch, where reconstruction-3.png is group
+/// "reconstruction", epoch 3 and samples-latest.png has epoch null. Throws latentlab::Error when
+/// `name` is not a run folder inside `runs_dir`.
+nlohmann::json run_details(const std::string& runs_dir, const std::string& name);
+
+/// The regular file that the URL path `relative` (percent-decoded, below the runs folder) names,
+/// or nullopt when it is not one inside `runs_dir`: empty, absolute, with "..", "." or empty
+/// components, backslashes or NUL bytes, missing, not a regular file, or reached through a
+/// symbolic link that points outside the folder.
+std::optional<std::filesystem::path> resolve_run_file(const std::string& runs_dir, const std::string& relative);
+
+class Dashboard {
+ public:
+  /// Checks the options: throws latentlab::Error naming the runs folder when it is not a folder,
+  /// or the Chart.js file (and how to install it) when it is missing.
+  explicit Dashboard(DashboardOptions options);
+  ~Dashboard();
+  Dashboard(const Dashboard&) = delete;
+  Dashboard& operator=(const Dashboard&) = delete;
+
+  /// Binds the address and serves on a background thread; returns the port. Throws
+  /// latentlab::Error naming host and port when they cannot be bound.
+  int start();
+  /// Blocks until stop() is called (from another thread).
+  void wait();
+  void stop();
+  /// http://<host>:<port>/ once started.
+  std::string url() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace latentlab
