@@ -7,6 +7,8 @@
 // A target feeds the bytes to one parser and accepts the errors latentlab documents
 // (latentlab::Error, and c10::Error from LibTorch's own checks); anything else - a crash, a
 // sanitizer report, another exception - is a finding.
+#include <c10/util/Exception.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <map>

@@ -1,5 +1,6 @@
 // Settings from a config file (JSON -> TrainConfig -> defaults -> validation) and from the command
-// line: the bytes are a config file, and split at NUL bytes they are the arguments of `train`.
+// line: the bytes are a config file, and split at NUL bytes they are a command line (train, sample,
+// eval and serve flags).
 #include <CLI/CLI.hpp>
 
 #include "../tools/latentlab/commands.h"
@@ -36,11 +37,15 @@ LATENTLAB_FUZZ_TARGET(config) {
   latentlab::cli::add_sample(app);
   latentlab::cli::add_eval(app);
   latentlab::cli::add_serve(app);
-  for (auto* sub : app.get_subcommands({})) sub->callback(std::function<void()>());
+  // After every option is parsed, converted and checked (and before any subcommand's action runs),
+  // the main app's parse-complete callback stops the parse.
+  struct ParsedOnly {};
+  app.parse_complete_callback([] { throw ParsedOnly{}; });
   std::vector<const char*> argv;
   for (auto& a : args) argv.push_back(a.c_str());
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::Error&) {
+  } catch (const ParsedOnly&) {
   }
 }

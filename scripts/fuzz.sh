@@ -14,7 +14,7 @@ targets=("$@")
 command -v clang++ >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 \
   || { echo "error: clang and libFuzzer are missing; run bash scripts/deps.sh (packages clang, libclang-rt-14-dev)" >&2; exit 1; }
 echo "==> cmake configure ($build, clang, -DLATENTLAB_FUZZ=ON)"
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-gline-tables-only -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DLATENTLAB_FUZZ=ON >/dev/null
 echo "==> cmake build"
 cmake --build "$build" -j "$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}")

@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build="${LATENTLAB_ASAN_BUILD_DIR:-$here/build-asan}"
 jobs="${JOBS:-$(nproc)}"
 echo "==> cmake configure ($build, -DLATENTLAB_SANITIZE=ON)"
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLATENTLAB_SANITIZE=ON >/dev/null
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DLATENTLAB_SANITIZE=ON >/dev/null
 echo "==> cmake build -j$jobs"
 cmake --build "$build" -j "$jobs"
 # Leak reports come only from our code: LibTorch, OpenMP and OpenBLAS keep process-lifetime

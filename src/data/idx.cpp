@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <cstring>
+
 #include "latentlab/data.h"
 #include "latentlab/error.h"
 
@@ -86,17 +88,28 @@ IdxArray read_idx(const std::string& path) {
     if (read_bytes(f.get(), b, 4, path) < 4) throw Error(path + ": truncated IDX header (dimension sizes)");
     dims[d] = (int64_t(b[0]) << 24) | (int64_t(b[1]) << 16) | (int64_t(b[2]) << 8) | int64_t(b[3]);
     if (dims[d] == 0) throw Error(path + ": IDX file is empty (dimension " + std::to_string(d) + " is 0)");
+    if (dims[d] > (int64_t(1) << 36) / count) throw Error(path + ": IDX dimensions are implausibly large");
     count *= dims[d];
-    if (count > (int64_t(1) << 36)) throw Error(path + ": IDX dimensions are implausibly large");
   }
-  torch::Tensor data = torch::empty(dims, torch::kUInt8);
-  int64_t got = read_bytes(f.get(), data.data_ptr<uint8_t>(), count, path);
+  // Read in chunks rather than allocating what the header promises: a short file with a huge header
+  // is reported as truncated instead of allocating gigabytes first.
+  std::vector<uint8_t> buf;
+  int64_t got = 0;
+  while (got < count) {
+    int64_t want = std::min<int64_t>(count - got, int64_t(1) << 24);
+    buf.resize(static_cast<size_t>(got + want));
+    int64_t n = read_bytes(f.get(), buf.data() + got, want, path);
+    got += n;
+    if (n < want) break;
+  }
   if (got < count)
     throw Error(path + ": truncated: header promises " + std::to_string(count) + " bytes of data, file holds " +
                 std::to_string(got) + "; fetch the file again");
   char extra;
   if (read_bytes(f.get(), &extra, 1, path) != 0)
     throw Error(path + ": longer than its header says (trailing bytes); the dimensions do not match the file");
+  torch::Tensor data = torch::empty(dims, torch::kUInt8);
+  std::memcpy(data.data_ptr<uint8_t>(), buf.data(), static_cast<size_t>(count));
   return {dims, data};
 }
 

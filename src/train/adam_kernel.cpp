@@ -4,8 +4,14 @@
 
 namespace latentlab {
 
-// Cloned for AVX2+FMA and plain x86-64, chosen when the program loads.
-__attribute__((target_clones("avx2,fma", "default"))) void adam_kernel(float* __restrict__ p, const float* __restrict__ g,
+// Cloned for AVX2+FMA and plain x86-64, chosen when the program loads (GCC; clang, used for the fuzz
+// build, would need the attribute on every declaration too).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define LATENTLAB_CLONES __attribute__((target_clones("avx2,fma", "default")))
+#else
+#define LATENTLAB_CLONES
+#endif
+LATENTLAB_CLONES void adam_kernel(float* __restrict__ p, const float* __restrict__ g,
                                                                        float* __restrict__ m, float* __restrict__ v,
                                                                        int64_t n, float b1, float b2, float step_size,
                                                                        float inv_sqrt_bc2, float eps) {
