@@ -39,7 +39,9 @@ bash "$here/scripts/fetch_data.sh"
 # package against tests/e2e/package-lock.json (version and SHA-512).
 e2e="$here/tests/e2e"
 want=$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' "$e2e/package.json")
-have=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$e2e/node_modules/playwright-core/package.json" 2>/dev/null | head -1)
+have=""
+[ -f "$e2e/node_modules/playwright-core/package.json" ] \
+  && have=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$e2e/node_modules/playwright-core/package.json" | head -1)
 if [ "$have" = "$want" ]; then
   step "playwright-core $have present"
 else
