@@ -43,6 +43,13 @@ TEST_F(ReportTest, ClearErrors) {
   fs::create_directories(dir / "run");
   write_bytes(path("run/config.json"), "{}");
   EXPECT_ERROR_WITH(make_report(path("run"), path("missing.js")), "fetch_data.sh");
+  // found by fuzzing: settings that are valid JSON but not an object, and fields of unexpected types
+  write_bytes(path("chart.js"), "//");
+  write_bytes(path("run/config.json"), "1");
+  EXPECT_ERROR_WITH(make_report(path("run"), path("chart.js")), "is not a JSON object of settings");
+  write_bytes(path("run/config.json"), R"({"model": 3, "dataset": ["x"]})");
+  write_bytes(path("run/metrics.jsonl"), "{\"epoch\": \"one\", \"train_loss\": 1}\n{\"train_loss\": 2}\n");
+  EXPECT_NE(make_report(path("run"), path("chart.js")).find("train_loss"), std::string::npos);
 }
 
 }  // namespace latentlab::test

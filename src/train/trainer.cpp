@@ -330,7 +330,9 @@ TrainResult Trainer::run(bool resume) {
     std::ifstream in(path_in(config_.out, "metrics.jsonl"));
     for (std::string line; std::getline(in, line);) {
       auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.is_object() && j.value("epoch", int64_t(0)) <= start) metrics_.push_back(j);
+      if (!j.is_discarded() && j.is_object() && j.contains("epoch") && j["epoch"].is_number() &&
+          j["epoch"].get<double>() <= start)
+        metrics_.push_back(j);
     }
     if (partial_.is_object())
       std::fprintf(log_, "resuming %s in epoch %lld at batch %lld\n", config_.out.c_str(),

@@ -98,7 +98,10 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
   require(fs::exists(chart_js), "report: Chart.js not found at " + chart_js +
                                     "; run `bash scripts/fetch_data.sh` (installs data/web/chart.umd.js) or pass --chart-js");
   auto config = nlohmann::json::parse(read_file((run / "config.json").string()), nullptr, false);
-  require(!config.is_discarded(), "report: " + (run / "config.json").string() + " is not valid JSON");
+  require(!config.is_discarded() && config.is_object(),
+          "report: " + (run / "config.json").string() + " is not a JSON object of settings; is it a latentlab run folder?");
+  // any field may have any type in a hand-edited or damaged file: read them as JSON, never converted
+  auto field = [](const nlohmann::json& obj, const char* key) { return obj.contains(key) ? obj[key] : nlohmann::json(); };
   auto metrics = read_metrics((run / "metrics.jsonl").string());
   // one chart per metric, train_ and test_ versions of a term together
   std::vector<std::string> keys;
@@ -107,7 +110,7 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
       if (it.value().is_number() && it.key() != "epoch" && std::find(keys.begin(), keys.end(), it.key()) == keys.end())
         keys.push_back(it.key());
   nlohmann::json series = nlohmann::json::object(), epochs = nlohmann::json::array();
-  for (const auto& m : metrics) epochs.push_back(m.value("epoch", 0));
+  for (const auto& m : metrics) epochs.push_back(field(m, "epoch"));
   for (const auto& k : keys) {
     nlohmann::json v = nlohmann::json::array();
     for (const auto& m : metrics) v.push_back(m.contains(k) ? m[k] : nlohmann::json());
@@ -120,15 +123,15 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
                   ".charts{display:flex;flex-wrap:wrap}.chart{width:380px;height:260px;margin:8px}img{image-rendering:"
                   "pixelated;max-width:100%;margin:4px;border:1px solid #ddd}</style><script>" +
                   read_file(chart_js) + "</script></head><body>";
-  h += "<h1>latentlab run " + escape(run.filename().string()) + "</h1><p>model <b>" + cell(config.value("model", "")) +
-       "</b> on " + cell(config.value("dataset", "")) + ", " + std::to_string(metrics.size()) + " epoch(s) recorded; report by latentlab " +
+  h += "<h1>latentlab run " + escape(run.filename().string()) + "</h1><p>model <b>" + cell(field(config, "model")) +
+       "</b> on " + cell(field(config, "dataset")) + ", " + std::to_string(metrics.size()) + " epoch(s) recorded; report by latentlab " +
        LATENTLAB_VERSION + "</p>";
   h += "<h2>Curves</h2><div class=charts id=charts></div>";
   h += "<h2>Metrics</h2><table><tr><th>epoch</th>";
   for (const auto& k : keys) h += "<th>" + escape(k) + "</th>";
   h += "</tr>";
   for (const auto& m : metrics) {
-    h += "<tr><td>" + cell(m.value("epoch", nlohmann::json())) + "</td>";
+    h += "<tr><td>" + cell(field(m, "epoch")) + "</td>";
     for (const auto& k : keys) h += "<td>" + (m.contains(k) ? cell(m[k]) : std::string()) + "</td>";
     h += "</tr>";
   }
