@@ -3,6 +3,7 @@
 #include "common.h"
 #include "latentlab/io.h"
 #include "latentlab/train.h"
+#include "test_paths.h"
 
 namespace latentlab::test {
 
@@ -142,6 +143,9 @@ TEST_F(TrainerTest, NewerFormatsAndOtherFilesAreRefusedWithWhatWasExpected) {
   other.write("weights", torch::ones({2}));
   atomic_write(path("other"), archive_bytes(other));
   EXPECT_ERROR_WITH(load_model_file(path("other")), "not a latentlab model or checkpoint file (a run folder's `model` or `checkpoint` was expected)");
+  // found by fuzzing: a file on which LibTorch 1.13's own archive reader crashes (SEGV)
+  EXPECT_ERROR_WITH(load_model_file(LATENTLAB_SOURCE_DIR "/fuzz/corpus/model/libtorch-reader-segv"),
+                    "LibTorch's archive reader crashed on it");
   fs::create_directories(dir / "not-a-run");
   EXPECT_ERROR_WITH(load_run(path("not-a-run")), "holds neither a model nor a checkpoint file; is it a latentlab run folder?");
 }

@@ -1,4 +1,9 @@
 // Run-folder I/O shared by the trainer and the later commands: model files, seeds, devices.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -71,6 +76,32 @@ std::string save_model_bytes(const TrainConfig& c, const ImageShape& shape, Mode
   return archive_bytes(a);
 }
 
+void load_archive(torch::serialize::InputArchive& archive, const std::string& bytes, const std::string& path) {
+  // LibTorch's archive reader can crash (SEGV) on a malformed file instead of throwing (found by
+  // fuzz/fuzz_model.cpp; fuzz/findings/). A forked child reads the bytes first: only when it comes
+  // through does this process read them, so a bad file is an error here, never a crash.
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int code = 0;
+    try {
+      torch::serialize::InputArchive probe;
+      probe.load_from(bytes.data(), bytes.size());
+    } catch (...) {
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  if (pid > 0) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    require(!WIFSIGNALED(status), path + ": cannot load (the file is malformed: LibTorch's archive reader crashed on it with signal " +
+                                      std::to_string(WTERMSIG(status)) + "); it is not a usable model or checkpoint");
+  }
+  archive.load_from(bytes.data(), bytes.size());  // throws on the errors LibTorch reports
+}
+
 void load_weights(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& source) {
   auto describe = [](const torch::Tensor& t) {
     std::string s = "[";
@@ -95,7 +126,7 @@ LoadedModel load_model_file(const std::string& path) {
   LoadedModel out;
   try {
     torch::serialize::InputArchive a;
-    a.load_from(bytes.data(), bytes.size());
+    load_archive(a, bytes, path);
     c10::IValue v;
     require(a.try_read("latentlab_format", v) && v.isInt(), path + ": not a latentlab model or checkpoint file "
                                                                    "(a run folder's `model` or `checkpoint` was expected)");

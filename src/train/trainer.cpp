@@ -15,6 +15,10 @@
 namespace fs = std::filesystem;
 
 namespace latentlab {
+
+/// Reads an archive from bytes; a file that crashes LibTorch's reader is a latentlab::Error (run.cpp).
+void load_archive(torch::serialize::InputArchive& archive, const std::string& bytes, const std::string& path);
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -269,7 +273,7 @@ int64_t Trainer::load_checkpoint() {
   std::string bytes = read_file(path);
   try {
     torch::serialize::InputArchive a;
-    a.load_from(bytes.data(), bytes.size());
+    load_archive(a, bytes, path);
     c10::IValue v;
     require(a.try_read("kind", v) && v.isString() && v.toStringRef() == "checkpoint", path + ": not a latentlab checkpoint");
     // the checkpoint must have been written by this run's settings (a copied or edited file is refused)
