@@ -82,13 +82,16 @@ void load_archive(torch::serialize::InputArchive& archive, const std::string& by
   // through does this process read them, so a bad file is an error here, never a crash.
   std::fflush(nullptr);
   pid_t pid = ::fork();
+  // The child exits 0 (read) or 3 (LibTorch threw: this process then reads it to get the message);
+  // a signal or any other status (a sanitizer turns a crash into exit status 1) is a crash.
+  constexpr int kRead = 0, kThrew = 3;
   if (pid == 0) {
-    int code = 0;
+    int code = kRead;
     try {
       torch::serialize::InputArchive probe;
       probe.load_from(bytes.data(), bytes.size());
     } catch (...) {
-      code = 1;
+      code = kThrew;
     }
     ::_exit(code);
   }
@@ -96,8 +99,10 @@ void load_archive(torch::serialize::InputArchive& archive, const std::string& by
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    require(!WIFSIGNALED(status), path + ": cannot load (the file is malformed: LibTorch's archive reader crashed on it with signal " +
-                                      std::to_string(WTERMSIG(status)) + "); it is not a usable model or checkpoint");
+    bool clean = WIFEXITED(status) && (WEXITSTATUS(status) == kRead || WEXITSTATUS(status) == kThrew);
+    require(clean, path + ": cannot load (the file is malformed: LibTorch's archive reader crashed on it" +
+                       (WIFSIGNALED(status) ? " with signal " + std::to_string(WTERMSIG(status)) : std::string()) +
+                       "); it is not a usable model or checkpoint");
   }
   archive.load_from(bytes.data(), bytes.size());  // throws on the errors LibTorch reports
 }
