@@ -216,32 +216,17 @@ TEST_F(DashboardServer, SurvivesRunsDeletedAndHalfWrittenWhileServing) {
 TEST_F(RunsFolder, RefusesAMissingRunsFolderChartJsAndABusyPort) {
   DashboardOptions o;
   o.runs_dir = path("nowhere");
-  try {
-    latentlab::Dashboard d(o);
-    FAIL() << "no error for a missing runs folder";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("nowhere does not exist"), std::string::npos) << e.what();
-  }
+  EXPECT_ERROR_WITH(latentlab::Dashboard{o}, "nowhere does not exist");
   o.runs_dir = runs.string();
   o.chart_js = path("no-chart.js");
-  try {
-    latentlab::Dashboard d(o);
-    FAIL() << "no error for a missing Chart.js";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("fetch_data.sh"), std::string::npos) << e.what();
-  }
+  EXPECT_ERROR_WITH(latentlab::Dashboard{o}, "fetch_data.sh");
   write_bytes(path("chart.js"), "x");
   o.chart_js = path("chart.js");
   o.port = 0;
   latentlab::Dashboard first(o);
   o.port = first.start();
   latentlab::Dashboard second(o);
-  try {
-    second.start();
-    FAIL() << "no error for a port in use";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot listen on 127.0.0.1:" + std::to_string(o.port)), std::string::npos) << e.what();
-  }
+  EXPECT_ERROR_WITH(second.start(), "cannot listen on 127.0.0.1:" + std::to_string(o.port));
 }
 
 }  // namespace latentlab::test

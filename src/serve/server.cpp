@@ -8,12 +8,12 @@
 #include <httplib.h>
 
 #include <condition_variable>
-#include <fstream>
 #include <mutex>
 #include <thread>
 
 #include "latentlab/dashboard.h"
 #include "latentlab/error.h"
+#include "latentlab/io.h"
 #include "latentlab/report.h"
 #include "latentlab/web_assets.h"
 
@@ -21,12 +21,6 @@ namespace fs = std::filesystem;
 
 namespace latentlab {
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error("cannot read " + p.string());
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 const char* mime_type(const fs::path& p) {
   std::string e = p.extension().string();
@@ -92,7 +86,7 @@ struct Dashboard::Impl {
       auto path = resolve_run_file(o.runs_dir, q.matches[1]);
       std::string bytes;
       try {
-        if (path) bytes = slurp(*path);
+        if (path) bytes = read_file(path->string());
       } catch (const Error&) {
         path.reset();  // deleted between the check and the read
       }
@@ -131,7 +125,7 @@ Dashboard::Dashboard(DashboardOptions options) : impl_(std::make_unique<Impl>())
   std::string chart = o.chart_js.empty() ? default_chart_js() : o.chart_js;
   require(fs::is_regular_file(chart, ec), "serve: Chart.js not found at " + chart +
                                               "; run `bash scripts/fetch_data.sh` (installs data/web/chart.umd.js) or pass --chart-js");
-  impl_->chart_js = slurp(chart);
+  impl_->chart_js = read_file(chart);
   impl_->routes();
 }
 

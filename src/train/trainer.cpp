@@ -10,6 +10,7 @@
 #include "latentlab/error.h"
 #include "latentlab/io.h"
 #include "latentlab/progress.h"
+#include "latentlab/report.h"
 #include "latentlab/train.h"
 
 namespace fs = std::filesystem;
@@ -331,13 +332,8 @@ TrainResult Trainer::run(bool resume) {
   } else {
     start = load_checkpoint();
     // Keep the metrics of the epochs the checkpoint holds.
-    std::ifstream in(path_in(config_.out, "metrics.jsonl"));
-    for (std::string line; std::getline(in, line);) {
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.is_object() && j.contains("epoch") && j["epoch"].is_number() &&
-          j["epoch"].get<double>() <= start)
-        metrics_.push_back(j);
-    }
+    for (auto& j : read_metrics(path_in(config_.out, "metrics.jsonl")))
+      if (j.contains("epoch") && j["epoch"].is_number() && j["epoch"].get<double>() <= start) metrics_.push_back(std::move(j));
     if (partial_.is_object())
       std::fprintf(log_, "resuming %s in epoch %lld at batch %lld\n", config_.out.c_str(),
                    (long long)partial_["epoch"].get<int64_t>(), (long long)partial_["next_batch"].get<int64_t>() + 1);
