@@ -1,6 +1,7 @@
 // The evaluation classifier (training, caching, loading), the Frechet distance, the label
 // histogram of generated images, and the linear-probe and k-NN accuracies of codes.
 #include "common.h"
+#include "test_paths.h"
 #include "latentlab/classifier.h"
 #include "latentlab/eval.h"
 
@@ -52,7 +53,11 @@ TEST_F(ClassifierTest, TrainsCachesAndReloads) {
   auto noise = evaluate_images(torch::rand({100, 1, 28, 28}), l, data.test);
   EXPECT_GT(noise["classifier_frechet_distance"].get<double>(), 1.0);
   write_bytes(path("junk"), "not an archive");
-  EXPECT_ERROR_WITH(load_classifier(path("junk")), "cannot load the classifier");
+  EXPECT_ERROR_WITH(load_classifier(path("junk")), path("junk") + ": cannot load (");
+  EXPECT_ERROR_WITH(load_classifier(path("junk")), "it is not a usable classifier: delete it to retrain");
+  // a file that crashes LibTorch's own archive reader (found by fuzzing the model loader)
+  EXPECT_ERROR_WITH(load_classifier(LATENTLAB_SOURCE_DIR "/fuzz/corpus/model/libtorch-reader-segv"),
+                    "LibTorch's archive reader crashed on it");
   ::setenv("LATENTLAB_CACHE", path("cache").c_str(), 1);
   EXPECT_EQ(classifier_path("mnist", 1, 28), path("cache/classifier-mnist-1x28-v2"));
   EXPECT_EQ(classifier_path("/a b/c", 3, 64), path("cache/classifier-_a_b_c-3x64-v2"));

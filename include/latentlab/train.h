@@ -68,6 +68,11 @@ bool stop_requested();
 /// latentlab::Error naming `source`, the tensor and both shapes.
 void load_weights(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& source);
 
+/// Reads an archive (a model, checkpoint or classifier file) from its bytes. LibTorch's reader can
+/// crash on a malformed file, so a forked child reads the bytes first; a file it crashes or throws on
+/// is a latentlab::Error naming `path`, never a crash.
+void load_archive(torch::serialize::InputArchive& archive, const std::string& bytes, const std::string& path);
+
 class Trainer {
  public:
   /// Validates the config; `log` receives progress (stderr by default).

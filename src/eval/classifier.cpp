@@ -116,7 +116,11 @@ TrainedClassifier load_classifier(const std::string& path) {
   std::string bytes = read_file(path);
   try {
     torch::serialize::InputArchive a;
-    a.load_from(bytes.data(), bytes.size());
+    try {
+      load_archive(a, bytes, path);
+    } catch (const Error& e) {
+      throw Error(std::string(e.what()) + "; it is not a usable classifier: delete it to retrain");
+    }
     c10::IValue v;
     require(a.try_read("kind", v) && v.isString() && v.toStringRef() == "classifier", path + ": not a latentlab classifier");
     TrainedClassifier c;
@@ -126,11 +130,13 @@ TrainedClassifier load_classifier(const std::string& path) {
     c.test_accuracy = v.toDouble();
     a.read("shape", v);
     auto s = v.toIntVector();
-    require(s.size() == 4, path + ": malformed classifier shape");
+    require(s.size() == 4 && s[0] >= 1 && s[0] <= 4 && s[1] >= 8 && s[1] <= 4096 && s[2] >= 2 && s[2] <= 100000 &&
+                s[3] >= 1 && s[3] <= 65536,
+            path + ": malformed classifier shape");
     c.net = Classifier(ClassifierOptions(s[0], s[1], s[2]).features(s[3]));
     torch::serialize::InputArchive m;
     a.read("net", m);
-    c.net->load(m);
+    load_weights(*c.net, m, path);
     c.net->eval();
     c.path = path;
     return c;

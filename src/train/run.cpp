@@ -1,8 +1,11 @@
 // Run-folder I/O shared by the trainer and the later commands: model files, seeds, devices.
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -76,35 +79,76 @@ std::string save_model_bytes(const TrainConfig& c, const ImageShape& shape, Mode
   return archive_bytes(a);
 }
 
+namespace {
+// Sanitizer runtimes (ASan under -DLATENTLAB_SANITIZE, libFuzzer's) report a crash through a death
+// callback that would write a crash artifact from the probing child; the child clears it. Weak: null
+// in a normal build.
+extern "C" void __sanitizer_set_death_callback(void (*)(void)) __attribute__((weak));
+
+// In the probing child: a crash of LibTorch's reader must end this process quietly with a signal,
+// not run the parent's handlers (libFuzzer's, a sanitizer's report) as if the parent had crashed.
+void quiet_crash_handling() {
+  if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
+  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE}) std::signal(sig, SIG_DFL);
+  int null = ::open("/dev/null", O_WRONLY);
+  if (null >= 0) ::dup2(null, STDERR_FILENO);
+}
+}  // namespace
+
 void load_archive(torch::serialize::InputArchive& archive, const std::string& bytes, const std::string& path) {
   // LibTorch's archive reader can crash (SEGV) on a malformed file instead of throwing (found by
-  // fuzz/fuzz_model.cpp; fuzz/findings/). A forked child reads the bytes first: only when it comes
-  // through does this process read them, so a bad file is an error here, never a crash.
+  // fuzz/fuzz_model.cpp), and it leaks when it throws. A forked child reads the bytes first and sends
+  // back LibTorch's error text: this process reads the bytes itself only when the child read them
+  // cleanly, so a bad file is an error here, never a crash or a leak.
   std::fflush(nullptr);
+  int fds[2];
+  require(::pipe(fds) == 0, path + ": cannot load (pipe: " + std::string(std::strerror(errno)) + ")");
   pid_t pid = ::fork();
-  // The child exits 0 (read) or 3 (LibTorch threw: this process then reads it to get the message);
-  // a signal or any other status (a sanitizer turns a crash into exit status 1) is a crash.
+  // The child exits 0 (read) or 3 (LibTorch threw; its message comes through the pipe); a signal or
+  // any other status (a sanitizer turns a crash into exit status 1) is a crash.
   constexpr int kRead = 0, kThrew = 3;
   if (pid == 0) {
+    ::close(fds[0]);
+    quiet_crash_handling();
     int code = kRead;
     try {
       torch::serialize::InputArchive probe;
       probe.load_from(bytes.data(), bytes.size());
+    } catch (const std::exception& e) {
+      std::string what = std::string(e.what()).substr(0, 300);
+      if (::write(fds[1], what.data(), what.size()) < 0) what.clear();  // the parent then says less
+      code = kThrew;
     } catch (...) {
       code = kThrew;
     }
     ::_exit(code);
   }
-  if (pid > 0) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    bool clean = WIFEXITED(status) && (WEXITSTATUS(status) == kRead || WEXITSTATUS(status) == kThrew);
-    require(clean, path + ": cannot load (the file is malformed: LibTorch's archive reader crashed on it" +
-                       (WIFSIGNALED(status) ? " with signal " + std::to_string(WTERMSIG(status)) : std::string()) +
-                       "); it is not a usable model or checkpoint");
+  ::close(fds[1]);
+  if (pid < 0) {
+    ::close(fds[0]);
+    throw Error(path + ": cannot load (fork: " + std::string(std::strerror(errno)) + ")");
   }
-  archive.load_from(bytes.data(), bytes.size());  // throws on the errors LibTorch reports
+  std::string message;
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n > 0) message.append(buf, static_cast<size_t>(n));
+    else if (n == 0 || errno != EINTR) break;
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  bool exited = WIFEXITED(status);
+  require(exited && (WEXITSTATUS(status) == kRead || WEXITSTATUS(status) == kThrew),
+          path + ": cannot load (the file is malformed: LibTorch's archive reader crashed on it" +
+              (WIFSIGNALED(status) ? " with signal " + std::to_string(WTERMSIG(status)) : std::string()) +
+              ")");
+  if (WEXITSTATUS(status) == kThrew) {
+    auto line_end = message.find('\n');  // LibTorch appends a C++ stack trace after the first line
+    throw Error(path + ": cannot load (" + message.substr(0, line_end) + ")");
+  }
+  archive.load_from(bytes.data(), bytes.size());
 }
 
 void load_weights(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& source) {
@@ -146,6 +190,14 @@ LoadedModel load_model_file(const std::string& path) {
     require(s[0] >= 1 && s[0] <= 4 && s[1] >= 1 && s[1] <= 4096 && s[2] >= 1 && s[2] <= 4096,
             path + ": malformed image shape");
     validate(out.config);
+    // the model is built (and its memory allocated) from the settings and shape before the weights are
+    // checked, so a shape that disagrees with the settings is refused first (found by fuzzing: a
+    // mutated shape made a 500 MB decoder)
+    require(out.shape.channels == out.config.channels && out.shape.height == out.config.image_size &&
+                out.shape.width == out.config.image_size,
+            path + ": malformed file: its image shape " + std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" +
+                std::to_string(s[2]) + " disagrees with its settings (channels " + std::to_string(out.config.channels) +
+                ", image size " + std::to_string(out.config.image_size) + ")");
     out.model = ModelRegistry::create(out.config, out.shape);
     torch::serialize::InputArchive m;
     a.read("model", m);

@@ -17,9 +17,6 @@ namespace fs = std::filesystem;
 
 namespace latentlab {
 
-/// Reads an archive from bytes; a file that crashes LibTorch's reader is a latentlab::Error (run.cpp).
-void load_archive(torch::serialize::InputArchive& archive, const std::string& bytes, const std::string& path);
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -92,6 +89,7 @@ Trainer::Trainer(TrainConfig config, std::FILE* log) : config_(std::move(config)
 
 void Trainer::setup() {
   apply_threads(config_.threads);
+  if (std::getenv("LL_FTZ")) at::globalContext().setFlushDenormal(true);
   auto t0 = Clock::now();
   Splits splits = load_splits(config_, log_);
   train_ = std::move(splits.train);
