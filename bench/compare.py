@@ -30,9 +30,9 @@ FLOPS_PER_IMAGE = {
 }
 
 
-def timed(cmd):
+def timed(cmd, env=None):
     """Runs cmd with its peak RSS measured by wait4; returns (stdout, maxrss MiB)."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     out = p.stdout.read().decode()
     err = p.stderr.read().decode()
     _, status, ru = os.wait4(p.pid, 0)
@@ -56,7 +56,15 @@ def main():
     ap.add_argument('--workloads', default='vae:128,vae:32', help='model:batch,... (models: %s)' % ','.join(FLOPS_PER_IMAGE))
     ap.add_argument('--pairs', type=int, default=3)
     ap.add_argument('--threads', type=int, default=os.cpu_count())
+    ap.add_argument('--env', action='append', default=[], metavar='NAME=VALUE',
+                    help='set in the environment of both sides (e.g. GOMP_SPINCOUNT=10000000)')
+    ap.add_argument('--latentlab-env', action='append', default=[], metavar='NAME=VALUE',
+                    help='set in the environment of the latentlab side only')
     a = ap.parse_args()
+    env_both = dict(os.environ, **dict(e.split('=', 1) for e in a.env))
+    env_ll = dict(env_both, **dict(e.split('=', 1) for e in a.latentlab_env))
+    if a.env or a.latentlab_env:
+        print(f'environment: both {a.env or "-"}, latentlab only {a.latentlab_env or "-"}')
     peak = sgemm_peak(a.threads)
     print(f'machine: {os.cpu_count()} cores, {a.threads} threads; sgemm 1024^3 peak {peak:.1f} GFLOP/s')
     print(f'{"workload":<12} {"latentlab img/s":>16} {"pytorch img/s":>14} {"ratio":>7} {"GFLOP/s":>8} {"of peak":>8} {"RSS MiB (ll/pt)":>16}')
@@ -71,12 +79,12 @@ def main():
                 out_dir = os.path.join(tmp, f'{model}-{batch}-{i}')
                 ll_model = ['--model', 'vae', '--arch', 'conv'] if model == 'vae-conv' else ['--model', model]
                 _, r1 = timed([a.exe, 'train'] + ll_model + ['--batch-size', batch, '--epochs', '1',
-                               '--threads', str(a.threads), '--data-dir', a.data_dir, '--out', out_dir] + limit)
+                               '--threads', str(a.threads), '--data-dir', a.data_dir, '--out', out_dir] + limit, env_ll)
                 with open(os.path.join(out_dir, 'metrics.jsonl')) as f:
                     s_ll = json.loads(f.readline())['seconds']
                 out, r2 = timed([sys.executable, os.path.join(HERE, 'torch_ref.py'), '--model', model, '--batch-size', batch,
                                  '--epochs', '1', '--threads', str(a.threads), '--data-dir', a.data_dir] + limit +
-                                (['--lr', '2e-4'] if model == 'dcgan' else []))
+                                (['--lr', '2e-4'] if model == 'dcgan' else []), env_both)
                 s_pt = json.loads(out.strip().splitlines()[-1])['seconds']
                 ll.append(s_ll); pt.append(s_pt); ratios.append(s_ll / s_pt); rss_ll.append(r1); rss_pt.append(r2)
             s_ll, s_pt = statistics.median(ll), statistics.median(pt)

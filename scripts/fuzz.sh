@@ -18,7 +18,7 @@ cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-gline
   -DLATENTLAB_FUZZ=ON >/dev/null
 echo "==> cmake build"
 cmake --build "$build" -j "$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}")
-export OMP_NUM_THREADS=1 ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export OMP_NUM_THREADS=1 ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:max_allocation_size_mb=2048" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export LSAN_OPTIONS="suppressions=$here/scripts/lsan.supp:print_suppressions=0"
 run_one() {
   local t=$1
@@ -41,10 +41,14 @@ for t in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   took=$(sed -n 's/.*Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
   n=$(ls "$build/corpus/$t" | wc -l)
-  if grep -q "ERROR: \|runtime error:\|==ERROR\|deadly signal\|Timeout\|out-of-memory" "$log" || ls "$build"/crash-"$t"-* >/dev/null 2>&1; then
+  slowest=$(sed -n 's/^stat::slowest_unit_time_sec: *//p' "$log" | tail -1)
+  # crash-, leak-, timeout- and oom- artifacts are findings; a slow-unit- artifact (over 10 s, under the
+  # 30 s timeout) is reported with the slowest unit's time
+  if grep -q "ERROR: \|runtime error:\|==ERROR\|deadly signal\|Timeout\|out-of-memory" "$log" ||
+     ls "$build"/crash-"$t"-{crash,leak,timeout,oom}-* >/dev/null 2>&1; then
     result="FINDING (see $log)"; status=1
   else
-    result="no crash, leak or hang"
+    result="no crash, leak or hang (slowest input ${slowest:-?} s)"
   fi
   printf '%-8s %12s %10s %8s %s\n' "$t" "${execs:-?}" "${took:-?}" "$n" "$result"
 done

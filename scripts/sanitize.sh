@@ -12,7 +12,7 @@ echo "==> cmake build -j$jobs"
 cmake --build "$build" -j "$jobs"
 # Leak reports come only from our code: LibTorch, OpenMP and OpenBLAS keep process-lifetime
 # allocations (thread pools, registries) that the suppressions name.
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=2048:strict_string_checks=1:detect_stack_use_after_return=0"
 export LSAN_OPTIONS="suppressions=$here/scripts/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 cd "$build"

@@ -1,4 +1,6 @@
 // FlatAdam: the same update as torch::optim::Adam, on parameters that stay ordinary module parameters.
+#include <cmath>
+
 #include "common.h"
 #include "latentlab/optim.h"
 
@@ -67,6 +69,20 @@ TEST_F(FlatAdamTest, StateRoundTripContinuesIdentically) {
   step(bl, ob, x2);
   EXPECT_TRUE(torch::equal(a->weight, b->weight));
   EXPECT_EQ(ob.steps(), 2);
+}
+
+TEST_F(FlatAdamTest, StepReportsWhetherEveryGradientWasFinite) {
+  // large enough for several parallel chunks (65536 values each), with the bad value in the last one
+  for (bool alias : {true, false})
+    for (float bad : {0.0f, NAN, INFINITY, -INFINITY, 1e30f}) {
+      torch::nn::Linear lin(1000, 200);
+      FlatAdam opt(lin->parameters(), FlatAdamOptions().alias(alias));
+      opt.zero_grad();
+      lin->forward(torch::ones({2, 1000})).sum().backward();
+      torch::NoGradGuard no_grad;
+      lin->bias.mutable_grad()[199] = bad;
+      EXPECT_EQ(opt.step(), std::isfinite(bad)) << "alias " << alias << ", value " << bad;
+    }
 }
 
 TEST_F(FlatAdamTest, RejectsStateOfAnotherModel) {

@@ -32,8 +32,10 @@ class FlatAdam {
   FlatAdam(const std::vector<torch::Tensor>& params, FlatAdamOptions options);
   /// Zeroes every gradient with one fill.
   void zero_grad();
-  /// One Adam update of every parameter.
-  void step();
+  /// One Adam update of every parameter. On the CPU it returns whether every gradient was finite,
+  /// found in the same pass as the update (a NaN or infinite gradient has then already spread into the
+  /// parameters: callers that must keep them check before the step); on CUDA it returns true.
+  bool step();
   void save(torch::serialize::OutputArchive& a) const;
   void load(torch::serialize::InputArchive& a);
   int64_t steps() const { return step_; }

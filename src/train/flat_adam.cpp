@@ -1,12 +1,13 @@
 #include <ATen/Parallel.h>
 
+#include <atomic>
 #include <cmath>
 
 #include "latentlab/error.h"
 #include "latentlab/optim.h"
 
 namespace latentlab {
-void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, float b1, float b2, float step_size,
+bool adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, float b1, float b2, float step_size,
                  float inv_sqrt_bc2, float eps);  // adam_kernel.cpp
 
 FlatAdam::FlatAdam(const std::vector<torch::Tensor>& params, FlatAdamOptions opts) : options(opts) {
@@ -75,7 +76,7 @@ void FlatAdam::scatter() {
   }
 }
 
-void FlatAdam::step() {
+bool FlatAdam::step() {
   if (!options.alias()) gather();
   ++step_;
   const double b1 = options.beta1(), b2 = options.beta2();
@@ -85,14 +86,18 @@ void FlatAdam::step() {
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   const float eps = static_cast<float>(options.eps());
   const float fb1 = static_cast<float>(b1), fb2 = static_cast<float>(b2);
+  bool finite = true;
   if (params_.is_cpu()) {
     float* p = params_.data_ptr<float>();
     const float* g = grads_.data_ptr<float>();
     float* m = m_.data_ptr<float>();
     float* v = v_.data_ptr<float>();
+    std::atomic<bool> bad{false};
     at::parallel_for(0, params_.numel(), 65536, [&](int64_t begin, int64_t end) {
-      adam_kernel(p + begin, g + begin, m + begin, v + begin, end - begin, fb1, fb2, step_size, inv_sqrt_bc2, eps);
+      if (!adam_kernel(p + begin, g + begin, m + begin, v + begin, end - begin, fb1, fb2, step_size, inv_sqrt_bc2, eps))
+        bad.store(true, std::memory_order_relaxed);
     });
+    finite = !bad.load();
   } else {
     torch::NoGradGuard no_grad;
     m_.mul_(b1).add_(grads_, 1 - b1);
@@ -100,6 +105,7 @@ void FlatAdam::step() {
     params_.addcdiv_(m_, v_.sqrt().mul_(inv_sqrt_bc2).add_(eps), -step_size);
   }
   if (!options.alias()) scatter();
+  return finite;
 }
 
 void FlatAdam::save(torch::serialize::OutputArchive& a) const {

@@ -89,7 +89,6 @@ Trainer::Trainer(TrainConfig config, std::FILE* log) : config_(std::move(config)
 
 void Trainer::setup() {
   apply_threads(config_.threads);
-  if (std::getenv("LL_FTZ")) at::globalContext().setFlushDenormal(true);
   auto t0 = Clock::now();
   Splits splits = load_splits(config_, log_);
   train_ = std::move(splits.train);
@@ -133,10 +132,13 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
   Progress progress(log_);
   progress.start_epoch(epoch, config_.epochs, batcher.batches(), config_.batch_size);
   torch::Tensor last_loss;
-  // On the CPU a per-batch check costs a scalar read; on CUDA it would be a host sync per batch, so
-  // there (unless --on-nonfinite skip) the first bad batch is recorded on the device and read every
-  // 50 batches and at the end of the epoch.
-  bool check_now = device_.is_cpu() || config_.on_nonfinite == "skip";
+  // Non-finite losses and gradients. With --on-nonfinite stop on the CPU the optimiser finds a bad
+  // gradient in the same pass as its update (the run then stops, and the weights in memory, which the
+  // update spoilt, are never saved), so the check costs one scalar read of the loss. Skip mode must
+  // know before the update: it reduces the gradients first. On CUDA (unless skip) the first bad batch
+  // is recorded on the device and read every 50 batches and at the end of the epoch: no per-batch sync.
+  const bool skip_mode = config_.on_nonfinite == "skip";
+  const bool check_now = device_.is_cpu() || skip_mode;
   torch::Tensor first_bad = torch::full({}, -1, torch::TensorOptions(torch::kLong).device(device_));
   auto nonfinite_stop = [&](int64_t b, const std::string& what) {
     bool saved = fs::exists(path_in(config_.out, "checkpoint"));
@@ -160,20 +162,24 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
       optims_[p]->zero_grad();
       LossTerms l = model_->losses(p, x);
       l.loss.backward();
-      torch::Tensor health = l.loss.detach() + grad_sum(phases_[p], *optims_[p]);
-      if (check_now) {
-        double h = health.item<double>();
-        if (!std::isfinite(h)) {
-          std::string what = std::isfinite(l.loss.item<double>()) ? "a gradient (phase " + phases_[p].name + ")"
-                                                                  : "the loss (phase " + phases_[p].name + ")";
-          if (config_.on_nonfinite != "skip") nonfinite_stop(b, what);
+      auto what = [&](bool loss_finite) {
+        return (loss_finite ? "a gradient (phase " : "the loss (phase ") + phases_[p].name + ")";
+      };
+      if (skip_mode) {
+        torch::Tensor health = l.loss.detach() + grad_sum(phases_[p], *optims_[p]);
+        if (!std::isfinite(health.item<double>())) {
           ++skipped;
           continue;
         }
-      } else {
+      } else if (!check_now) {
+        torch::Tensor health = l.loss.detach() + grad_sum(phases_[p], *optims_[p]);
         first_bad = torch::where(first_bad.lt(0) & health.isfinite().logical_not(), torch::full_like(first_bad, b), first_bad);
       }
-      optims_[p]->step();
+      bool grads_finite = optims_[p]->step();
+      if (check_now && !skip_mode) {
+        bool loss_finite = std::isfinite(l.loss.item<double>());
+        if (!loss_finite || !grads_finite) nonfinite_stop(b, what(loss_finite));
+      }
       if (phases_.size() == 1)
         sums.add(l, x.size(0), "loss", "");
       else
