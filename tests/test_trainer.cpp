@@ -131,9 +131,9 @@ TEST_F(TrainerTest, AModelFileWhoseWeightsDoNotFitItsSettingsIsRefused) {
   atomic_write(path("model"), save_model_bytes(c8, {}, *m4));  // settings say 8, weights are for 4
   EXPECT_ERROR_WITH(load_model_file(path("model")), "in the file, but this model (as its settings describe it) has");
   // an image shape that disagrees with the settings is refused before a model of that shape is built
-  atomic_write(path("model"), save_model_bytes(c4, {1, 4096, 4096}, *m4));
+  atomic_write(path("model"), save_model_bytes(c4, {1, 64, 64}, *m4));
   EXPECT_ERROR_WITH(load_model_file(path("model")),
-                    "malformed file: its image shape 1x4096x4096 disagrees with its settings (channels 1, image size 28)");
+                    "malformed file: its image shape 1x64x64 disagrees with its settings (channels 1, image size 28)");
 }
 
 TEST_F(TrainerTest, NewerFormatsAndOtherFilesAreRefusedWithWhatWasExpected) {

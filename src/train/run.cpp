@@ -224,14 +224,16 @@ LoadedModel load_model_file(const std::string& path) {
     auto s = v.toIntVector();
     require(s.size() == 3, path + ": malformed image shape");
     out.shape = {s[0], s[1], s[2]};
-    require(s[0] >= 1 && s[0] <= 4 && s[1] >= 1 && s[1] <= 4096 && s[2] >= 1 && s[2] <= 4096,
+    require(s[0] >= 1 && s[0] <= 4 && s[1] >= 1 && s[1] <= 1024 && s[2] >= 1 && s[2] <= 1024,  // as --image-size
             path + ": malformed image shape");
     validate(out.config);
     // the model is built (and its memory allocated) from the settings and shape before the weights are
     // checked, so a shape that disagrees with the settings is refused first (found by fuzzing: a
     // mutated shape made a 500 MB decoder)
-    require(out.shape.channels == out.config.channels && out.shape.height == out.config.image_size &&
-                out.shape.width == out.config.image_size,
+    // (settings built in C++ may leave channels and image size unstated, 0: those are not compared)
+    const auto& cc = out.config;
+    require((cc.channels == 0 || out.shape.channels == cc.channels) &&
+                (cc.image_size == 0 || (out.shape.height == cc.image_size && out.shape.width == cc.image_size)),
             path + ": malformed file: its image shape " + std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" +
                 std::to_string(s[2]) + " disagrees with its settings (channels " + std::to_string(out.config.channels) +
                 ", image size " + std::to_string(out.config.image_size) + ")");
