@@ -228,9 +228,8 @@ LoadedModel load_model_file(const std::string& path) {
             path + ": malformed image shape");
     validate(out.config);
     // the model is built (and its memory allocated) from the settings and shape before the weights are
-    // checked, so a shape that disagrees with the settings is refused first (found by fuzzing: a
-    // mutated shape made a 500 MB decoder)
-    // (settings built in C++ may leave channels and image size unstated, 0: those are not compared)
+    // checked, so a shape that disagrees with the settings is refused first (settings built in C++ may
+    // leave channels and image size unstated, 0: those are not compared)
     const auto& cc = out.config;
     require((cc.channels == 0 || out.shape.channels == cc.channels) &&
                 (cc.image_size == 0 || (out.shape.height == cc.image_size && out.shape.width == cc.image_size)),
