@@ -13,6 +13,20 @@
 
 namespace latentlab::test {
 
+// Whether this build runs under AddressSanitizer (-DLATENTLAB_SANITIZE=ON), for the few checks whose
+// outcome differs there.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kUnderAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kUnderAsan = true;
+#else
+inline constexpr bool kUnderAsan = false;
+#endif
+#else
+inline constexpr bool kUnderAsan = false;
+#endif
+
 namespace fs = std::filesystem;
 
 class Seeded : public ::testing::Test {
