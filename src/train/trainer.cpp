@@ -162,23 +162,24 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
       optims_[p]->zero_grad();
       LossTerms l = model_->losses(p, x);
       l.loss.backward();
-      auto what = [&](bool loss_finite) {
-        return (loss_finite ? "a gradient (phase " : "the loss (phase ") + phases_[p].name + ")";
-      };
-      if (skip_mode) {
+      // CPU with stop: the optimiser's step reports the gradients; otherwise they are reduced first
+      const bool check_in_step = check_now && !skip_mode;
+      if (!check_in_step) {
         torch::Tensor health = l.loss.detach() + grad_sum(phases_[p], *optims_[p]);
-        if (!std::isfinite(health.item<double>())) {
-          ++skipped;
-          continue;
+        if (skip_mode) {
+          if (!std::isfinite(health.item<double>())) {
+            ++skipped;
+            continue;
+          }
+        } else {
+          first_bad = torch::where(first_bad.lt(0) & health.isfinite().logical_not(), torch::full_like(first_bad, b), first_bad);
         }
-      } else if (!check_now) {
-        torch::Tensor health = l.loss.detach() + grad_sum(phases_[p], *optims_[p]);
-        first_bad = torch::where(first_bad.lt(0) & health.isfinite().logical_not(), torch::full_like(first_bad, b), first_bad);
       }
       bool grads_finite = optims_[p]->step();
-      if (check_now && !skip_mode) {
+      if (check_in_step) {
         bool loss_finite = std::isfinite(l.loss.item<double>());
-        if (!loss_finite || !grads_finite) nonfinite_stop(b, what(loss_finite));
+        if (!loss_finite || !grads_finite)
+          nonfinite_stop(b, (loss_finite ? "a gradient (phase " : "the loss (phase ") + phases_[p].name + ")");
       }
       if (phases_.size() == 1)
         sums.add(l, x.size(0), "loss", "");
