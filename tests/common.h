@@ -10,6 +10,7 @@
 #include <string>
 
 #include "latentlab/error.h"
+#include "latentlab/model.h"
 
 namespace latentlab::test {
 
@@ -106,5 +107,35 @@ inline void write_tiny_mnist(const fs::path& dir, uint32_t n_train, uint32_t n_t
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();       \
     }                                                                                     \
   } while (0)
+
+/// A model's hand-written training step (losses_and_gradients) against autograd's (losses, backward)
+/// in double precision: with the same seed both draw the same noise, so the loss, every term and every
+/// gradient must agree.
+inline void expect_fused_step_matches_autograd(const Model& m, const torch::Tensor& x, const std::string& what) {
+  m->to(torch::kFloat64);
+  m->train();
+  auto xd = x.to(torch::kFloat64);
+  auto params = m->parameters();
+  torch::manual_seed(77);
+  LossTerms ref = m->losses(0, xd);
+  ref.loss.backward();
+  std::vector<torch::Tensor> ref_grads;
+  for (auto& p : params) {
+    ref_grads.push_back(p.grad().clone());
+    p.mutable_grad().zero_();
+  }
+  torch::manual_seed(77);
+  LossTerms got = m->losses_and_gradients(0, xd);
+  EXPECT_FALSE(got.loss.requires_grad()) << what;
+  EXPECT_NEAR(got.loss.item<double>(), ref.loss.item<double>(), 1e-9 * std::abs(ref.loss.item<double>())) << what;
+  ASSERT_EQ(got.terms.size(), ref.terms.size()) << what;
+  for (size_t i = 0; i < got.terms.size(); ++i) {
+    EXPECT_EQ(got.terms[i].first, ref.terms[i].first) << what;
+    EXPECT_NEAR(got.terms[i].second.item<double>(), ref.terms[i].second.item<double>(), 1e-9) << what << " " << got.terms[i].first;
+  }
+  for (size_t i = 0; i < params.size(); ++i)
+    EXPECT_TRUE(torch::allclose(params[i].grad(), ref_grads[i], 1e-9, 1e-12)) << what << ": gradient of parameter " << i;
+  m->to(torch::kFloat32);
+}
 
 }  // namespace latentlab::test

@@ -91,6 +91,29 @@ TEST_F(Ae, DenoisingCorruptsTheInputButNotTheTarget) {
   EXPECT_NEAR(m->losses(0, x).loss.item<double>(), torch::mse_loss(m->reconstruct(x), x).item<double>(), 1e-6);
 }
 
+TEST_F(Ae, HandWrittenStepMatchesAutograd) {
+  auto x = (torch::rand({5, 1, 28, 28}) > 0.6).to(torch::kFloat32);
+  for (const char* variant : {"mse", "bce", "tanh", "masking noise"}) {
+    auto c = cfg();
+    c.hidden = {12, 6};
+    c.latent = 3;
+    std::string v = variant;
+    if (v == "bce") c.loss = "bce";
+    if (v == "tanh") c.activation = "tanh";
+    if (v == "masking noise") c.noise = "masking:0.3";
+    auto m = make(c);
+    ASSERT_TRUE(m->fused_step_applies()) << variant;
+    expect_fused_step_matches_autograd(m, x, variant);
+  }
+  for (const char* off : {"l1", "dropout", "contractive"}) {
+    auto c = cfg();
+    if (std::string(off) == "l1") c.l1 = 0.1;
+    if (std::string(off) == "dropout") c.dropout = 0.2;
+    if (std::string(off) == "contractive") c.contractive = 0.1;
+    EXPECT_FALSE(make(c)->fused_step_applies()) << off;
+  }
+}
+
 TEST_F(Ae, TrainStepChangesEveryWeightAndLowersTheLoss) {
   for (const char* variant : {"plain", "bce", "regularised"}) {
     auto c = cfg();

@@ -66,6 +66,32 @@ TEST_F(Losses, GradientsMatchFiniteDifferences) {
   }
 }
 
+TEST_F(Losses, ReconSumWithGradMatchesTheTermsAndFiniteDifferences) {
+  auto logits = torch::randn({2, 1, 2, 3}, torch::kFloat64);
+  auto target = torch::rand({2, 1, 2, 3}, torch::kFloat64);
+  const double scale = 0.25, h = 1e-6;
+  for (bool bce : {true, false}) {
+    torch::Tensor d;
+    auto value = recon_sum_with_grad(logits, target, bce, scale, d).item<double>();
+    auto per_image = bce ? bce_with_logits_per_image(logits, target) : sse_per_image(torch::sigmoid(logits), target);
+    EXPECT_NEAR(value, scale * per_image.sum().item<double>(), 1e-12) << bce;
+    ASSERT_EQ(d.sizes(), (std::vector<int64_t>{2, 6}));
+    auto flat = logits.view(-1);
+    for (int64_t i = 0; i < flat.numel(); ++i) {
+      double old = flat[i].item<double>();
+      torch::Tensor scratch;
+      flat[i] = old + h;
+      double up = recon_sum_with_grad(logits, target, bce, scale, scratch).item<double>();
+      flat[i] = old - h;
+      double down = recon_sum_with_grad(logits, target, bce, scale, scratch).item<double>();
+      flat[i] = old;
+      EXPECT_NEAR(d.view(-1)[i].item<double>(), (up - down) / (2 * h), 1e-8) << bce << " " << i;
+    }
+  }
+  torch::Tensor d;
+  EXPECT_THROW(recon_sum_with_grad(torch::randn({2, 5}), torch::rand({2, 6}), true, 1.0, d), c10::Error);
+}
+
 TEST_F(Losses, SumOfSquaredErrors) {
   auto a = torch::tensor({{1.0, 2.0}, {0.0, 0.0}});
   auto b = torch::tensor({{0.0, 0.0}, {0.0, 3.0}});

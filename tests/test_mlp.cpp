@@ -64,6 +64,100 @@ TEST_F(MlpTest, JacobianPenaltyIsDifferentiable) {
   }
 }
 
+// Parameters' gradients, cloned, and then cleared.
+std::vector<torch::Tensor> take_grads(Mlp& m) {
+  std::vector<torch::Tensor> g;
+  for (auto& p : m->parameters()) {
+    g.push_back(p.grad().clone());
+    p.mutable_grad() = torch::Tensor();
+  }
+  return g;
+}
+
+TEST_F(MlpTest, TapedPassMatchesAutogradForEveryActivation) {
+  for (const char* act : {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}) {
+    Mlp m(MlpOptions(7, {6, 5}, 4).activation(act));
+    m->to(torch::kFloat64);
+    auto x = torch::randn({3, 7}, torch::kFloat64);
+    auto dout = torch::randn({3, 4}, torch::kFloat64);
+    for (auto out_act : {Activation::identity, parse_activation(act)}) {
+      auto xr = x.clone().requires_grad_();
+      (apply_activation(m->forward(xr), out_act) * dout).sum().backward();
+      auto ref = take_grads(m);
+      MlpTape tape;
+      torch::Tensor out, dx;
+      {
+        torch::NoGradGuard no_grad;
+        out = m->forward_taped(x, tape, out_act).clone();
+        dx = m->backward_taped(dout, tape, true);
+      }
+      EXPECT_TRUE(torch::allclose(out, apply_activation(m->forward(x), out_act))) << act;
+      EXPECT_TRUE(torch::allclose(dx, xr.grad(), 1e-10, 1e-12)) << act;
+      auto got = take_grads(m);
+      for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::allclose(got[i], ref[i], 1e-10, 1e-12)) << act << " " << i;
+    }
+  }
+}
+
+// mlpack-style CheckGradient: the taped backward against central differences of
+// sum(dout * out_act(mlp(x))), for every parameter element.
+TEST_F(MlpTest, TapedGradientsMatchFiniteDifferences) {
+  Mlp m(MlpOptions(4, {5}, 3).activation("tanh"));
+  m->to(torch::kFloat64);
+  auto x = torch::randn({2, 4}, torch::kFloat64);
+  auto dout = torch::randn({2, 3}, torch::kFloat64);
+  torch::NoGradGuard no_grad;
+  MlpTape tape;
+  auto f = [&] { return (m->forward_taped(x, tape, Activation::sigmoid) * dout).sum().item<double>(); };
+  f();
+  m->backward_taped(dout, tape, false);
+  int64_t checked = 0;
+  for (auto& p : m->parameters()) {
+    auto flat = p.view(-1);
+    auto grad = p.grad().view(-1);
+    for (int64_t k = 0; k < flat.numel(); ++k, ++checked) {
+      double old = flat[k].item<double>(), h = 1e-6;
+      flat[k] = old + h;
+      double up = f();
+      flat[k] = old - h;
+      double down = f();
+      flat[k] = old;
+      EXPECT_NEAR(grad[k].item<double>(), (up - down) / (2 * h), 1e-8) << k;
+    }
+  }
+  EXPECT_EQ(checked, 4 * 5 + 5 + 5 * 3 + 3);
+}
+
+TEST_F(MlpTest, TapedBackwardAddsToExistingGradientsAndReusesBuffers) {
+  Mlp m(MlpOptions(6, {5}, 2));
+  auto x = torch::randn({3, 6});
+  auto dout = torch::randn({3, 2});
+  torch::NoGradGuard no_grad;
+  MlpTape tape;
+  const void* first = m->forward_taped(x, tape).data_ptr();
+  EXPECT_FALSE(m->backward_taped(dout, tape, false).defined());  // no input gradient asked for
+  auto once = m->layers[0]->weight.grad().clone();
+  EXPECT_EQ(m->forward_taped(x, tape).data_ptr(), first);  // same batch size: same buffer
+  m->backward_taped(dout, tape, false);
+  EXPECT_TRUE(torch::allclose(m->layers[0]->weight.grad(), 2 * once));
+  EXPECT_EQ(m->forward_taped(torch::randn({4, 6}), tape).size(0), 4);  // a new batch size reallocates
+}
+
+TEST_F(MlpTest, TapedPassRefusesDropoutWrongShapesAndAMissingForward) {
+  Mlp m(MlpOptions(6, {5}, 2).dropout(0.5));
+  MlpTape tape;
+  torch::NoGradGuard no_grad;
+  EXPECT_FALSE(m->can_tape());
+  EXPECT_THROW(m->forward_taped(torch::randn({3, 6}), tape), c10::Error);
+  m->eval();
+  EXPECT_TRUE(m->can_tape());
+  EXPECT_THROW(m->forward_taped(torch::randn({3, 7}), tape), c10::Error);
+  MlpTape fresh;
+  EXPECT_THROW(m->backward_taped(torch::randn({3, 2}), fresh, false), c10::Error);
+  m->forward_taped(torch::randn({3, 6}), tape);
+  EXPECT_THROW(m->backward_taped(torch::randn({4, 2}), tape, false), c10::Error);
+}
+
 TEST_F(MlpTest, DropoutOnlyInTraining) {
   Mlp m(MlpOptions(10, {200}, 10).dropout(0.5));
   auto x = torch::randn({4, 10});

@@ -86,6 +86,58 @@ TEST_F(Vae, AStepChangesEveryWeightAndLowersTheLossOnAFixedBatch) {
   EXPECT_LT(last, first * 0.9);
 }
 
+TEST_F(Vae, HandWrittenStepMatchesAutograd) {
+  auto x = (torch::rand({6, 1, 28, 28}) > 0.6).to(torch::kFloat32);
+  for (const char* variant : {"bce", "mse", "beta 0.3, elu, two layers", "noise"}) {
+    TrainConfig c;
+    c.hidden = {16};
+    c.latent = 3;
+    std::string v = variant;
+    if (v == "mse") c.loss = "mse";
+    if (v == "noise") c.noise = "gaussian:0.3";
+    if (v.rfind("beta", 0) == 0) {
+      c.beta = 0.3;
+      c.activation = "elu";
+      c.hidden = {12, 8};
+    }
+    auto m = std::dynamic_pointer_cast<VaeImpl>(ModelRegistry::create(c, ImageShape{1, 28, 28}));
+    ASSERT_TRUE(m->fused_step_applies()) << variant;
+    expect_fused_step_matches_autograd(m, x, variant);
+  }
+}
+
+TEST_F(Vae, HandWrittenStepOnlyWhereItApplies) {
+  auto fused = [](TrainConfig c) {
+    c.hidden = {8};
+    c.latent = 2;
+    return std::dynamic_pointer_cast<VaeImpl>(ModelRegistry::create(c, ImageShape{1, 28, 28}))->fused_step_applies();
+  };
+  TrainConfig c;
+  EXPECT_TRUE(fused(c));
+  c.posterior = "relu-sigma";
+  EXPECT_FALSE(fused(c));
+  c = {};
+  c.dropout = 0.2;
+  EXPECT_FALSE(fused(c));
+  c = {};
+  c.l1 = 0.1;
+  EXPECT_FALSE(fused(c));
+  c = {};
+  c.arch = "conv";
+  EXPECT_FALSE(fused(c));
+  auto m = make();
+  m->eval();
+  EXPECT_FALSE(std::dynamic_pointer_cast<VaeImpl>(m)->fused_step_applies());
+  // where it does not apply, losses_and_gradients is autograd's: gradients still arrive
+  c = {};
+  c.hidden = {8};
+  c.latent = 2;
+  c.posterior = "relu-sigma";
+  auto r = ModelRegistry::create(c, ImageShape{1, 28, 28});
+  r->losses_and_gradients(0, torch::rand({3, 1, 28, 28}));
+  for (auto& p : r->parameters()) EXPECT_TRUE(p.grad().defined());
+}
+
 TEST_F(Vae, BetaWarmUpAndGaussianLikelihood) {
   TrainConfig c;
   c.hidden = {16};

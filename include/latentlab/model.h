@@ -41,6 +41,11 @@ class ModelImpl : public torch::nn::Module {
   virtual std::vector<Phase> phases() = 0;
   /// Training losses of phase `phase` on a batch x (float images in [0, 1]).
   virtual LossTerms losses(size_t phase, const torch::Tensor& x) = 0;
+  /// What the trainer calls: the losses of phase `phase`, with their gradients added into each of the
+  /// phase's parameters' .grad, as autograd accumulates. The default runs losses() and backward();
+  /// models with a hand-written backward (the MLP VAE and autoencoder) override it, and their terms
+  /// then carry no autograd graph.
+  virtual LossTerms losses_and_gradients(size_t phase, const torch::Tensor& x);
   /// Losses reported on the test set; `loss` is what test_loss means for this model.
   virtual LossTerms eval_losses(const torch::Tensor& x) = 0;
   /// Size of the code a generator draws from.

@@ -32,6 +32,27 @@ torch::Tensor sse_per_image(const torch::Tensor& recon, const torch::Tensor& tar
   return d.pow(2).sum(1);
 }
 
+torch::Tensor recon_sum_with_grad(const torch::Tensor& logits, const torch::Tensor& target, bool bce, double scale,
+                                  torch::Tensor& dlogits) {
+  auto l = logits.reshape({logits.size(0), -1});
+  auto t = target.reshape({target.size(0), -1});
+  TORCH_CHECK(l.sizes() == t.sizes(), "recon_sum_with_grad: logits and target differ in size");
+  if (!dlogits.defined() || dlogits.sizes() != l.sizes() || dlogits.dtype() != l.dtype() ||
+      dlogits.device() != l.device()) dlogits = torch::empty_like(l);
+  at::sigmoid_out(dlogits, l);
+  if (bce) {
+    // softplus(l) - l t, and sigmoid(l) - t
+    auto value = torch::softplus(l).sum().sub_(l.flatten().dot(t.flatten())).mul_(scale);
+    dlogits.sub_(t).mul_(scale);
+    return value;
+  }
+  // (s - t)^2 with s = sigmoid(l), and 2 (s - t) s (1 - s)
+  auto r = dlogits - t;
+  auto value = r.flatten().dot(r.flatten()).mul_(scale);
+  at::sigmoid_backward_out(dlogits, r.mul_(2 * scale), dlogits);
+  return value;
+}
+
 torch::Tensor kl_std_normal_per_image(const torch::Tensor& mu, const torch::Tensor& logvar) {
   return (mu.pow(2) + logvar.exp() - logvar - 1).sum(1).mul(0.5);
 }

@@ -45,6 +45,22 @@ LossTerms AutoencoderImpl::losses(size_t, const torch::Tensor& x) {
   return l;
 }
 
+bool AutoencoderImpl::fused_step_applies() const {
+  return codec.mlp_encoder && codec.options.dropout() == 0 && reg_.l1 == 0 && reg_.sparsity.weight == 0 &&
+         reg_.contractive == 0 && is_training() && torch::GradMode::is_enabled();
+}
+
+LossTerms AutoencoderImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {
+  if (!fused_step_applies()) return ModelImpl::losses_and_gradients(phase, x);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor& code = codec.mlp_encoder->forward_taped(corrupt(x, reg_.noise), fused_.encoder, codec.activation());
+  const torch::Tensor& logits = codec.mlp_decoder->forward_taped(code, fused_.decoder);
+  auto recon = recon_sum_with_grad(logits, x, bce_, 1.0 / static_cast<double>(x.numel()), fused_.dlogits);
+  auto dcode = codec.mlp_decoder->backward_taped(fused_.dlogits, fused_.decoder, true);
+  codec.mlp_encoder->backward_taped(dcode, fused_.encoder, false);
+  return {recon, {{bce_ ? "bce" : "mse", recon}}};
+}
+
 LossTerms AutoencoderImpl::eval_losses(const torch::Tensor& x) {
   auto recon = reconstruction_per_pixel(decode_logits(encode(x)), x, bce_).mean();
   return {recon, {{bce_ ? "bce" : "mse", recon}}};

@@ -21,6 +21,12 @@ torch::Tensor ModelImpl::sample_prior(int64_t n, const torch::TensorOptions& opt
   return torch::randn({n, latent_dim()}, opts);
 }
 
+LossTerms ModelImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {
+  LossTerms l = losses(phase, x);
+  l.loss.backward();
+  return l;
+}
+
 torch::Tensor ModelImpl::reconstruct(const torch::Tensor&) {
   throw Error("model " + kind() + " does not reconstruct images (it has no encoder)");
 }

@@ -69,6 +69,43 @@ LossTerms VaeImpl::losses(size_t, const torch::Tensor& x) {
   return l;
 }
 
+bool VaeImpl::fused_step_applies() const {
+  const Regularizers& reg = options.regularizers();
+  return codec.mlp_encoder && options.dropout() == 0 && options.posterior() == "logvar" && reg.l1 == 0 &&
+         reg.sparsity.weight == 0 && reg.contractive == 0 && is_training() && torch::GradMode::is_enabled();
+}
+
+LossTerms VaeImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {
+  if (!fused_step_applies()) return ModelImpl::losses_and_gradients(phase, x);
+  torch::NoGradGuard no_grad;
+  FusedBuffers& f = fused_;
+  const int64_t b = x.size(0), L = options.latent();
+  const double s = 1.0 / static_cast<double>(b), w = kl_weight_;
+  auto ensure = [&](torch::Tensor& t) {
+    if (!t.defined() || t.size(0) != b || t.device() != x.device()) t = torch::empty({b, L}, x.options());
+  };
+  for (auto* t : {&f.eps, &f.std, &f.z}) ensure(*t);
+  // forward: the draws match losses()' randn_like(mu)
+  const torch::Tensor& h = codec.mlp_encoder->forward_taped(corrupt(x, options.regularizers().noise), f.encoder);
+  auto mu = h.narrow(1, 0, L), logvar = h.narrow(1, L, L);
+  f.eps.normal_();
+  at::exp_out(f.std, logvar.mul(0.5));
+  at::addcmul_out(f.z, mu, f.eps, f.std);
+  const torch::Tensor& logits = codec.mlp_decoder->forward_taped(f.z, f.decoder);
+  auto recon = recon_sum_with_grad(logits, x, options.likelihood() == "bce", s, f.dlogits);
+  auto var = f.std.square();
+  auto kl = (mu.flatten().dot(mu.flatten()) + var.sum() - logvar.sum()).sub_(static_cast<double>(b * L)).mul_(0.5 * s);
+  // backward: d/d mu = dz + w mu / b; d/d logvar = dz eps std / 2 + w (var - 1) / (2 b)
+  torch::Tensor dz = codec.mlp_decoder->backward_taped(f.dlogits, f.decoder, true);
+  if (!f.dcode.defined() || f.dcode.size(0) != b || f.dcode.device() != x.device()) f.dcode = torch::empty({b, 2 * L}, x.options());
+  auto dmu = f.dcode.narrow(1, 0, L), dlogvar = f.dcode.narrow(1, L, L);
+  at::add_out(dmu, dz, mu, w * s);
+  at::mul_out(dlogvar, dz, f.eps).mul_(f.std).mul_(0.5);
+  dlogvar.add_(var.sub_(1), 0.5 * w * s);
+  codec.mlp_encoder->backward_taped(f.dcode, f.encoder, false);
+  return {w == 1.0 ? recon + kl : recon + w * kl, {{"recon", recon}, {"kl", kl}}};
+}
+
 torch::Tensor VaeImpl::log_importance_weights(const torch::Tensor& x, int64_t k) {
   auto [mu, logvar] = encode(x);
   const int64_t b = x.size(0), L = mu.size(1);

@@ -160,8 +160,7 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
     for (size_t p = 0; p < phases_.size(); ++p) {
       if (b % phases_[p].every != 0) continue;
       optims_[p]->zero_grad();
-      LossTerms l = model_->losses(p, x);
-      l.loss.backward();
+      LossTerms l = model_->losses_and_gradients(p, x);
       // CPU with stop: the optimiser's step reports the gradients; otherwise they are reduced first
       const bool check_in_step = check_now && !skip_mode;
       if (!check_in_step) {

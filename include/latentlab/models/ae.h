@@ -15,6 +15,11 @@ class AutoencoderImpl : public ModelImpl {
   std::vector<Phase> phases() override { return {{"ae", parameters(), 1}}; }
   /// Terms: "mse" or "bce" (mean per pixel, as the seeds' nn.MSELoss), then the active penalties.
   LossTerms losses(size_t phase, const torch::Tensor& x) override;
+  /// The same losses with a hand-written backward when fused_step_applies(), else autograd's.
+  LossTerms losses_and_gradients(size_t phase, const torch::Tensor& x) override;
+  /// Whether losses_and_gradients runs the hand-written step: MLP encoder and decoder without dropout,
+  /// no penalty on the code (input noise is fine), training, gradients on.
+  bool fused_step_applies() const;
   LossTerms eval_losses(const torch::Tensor& x) override;
   int64_t latent_dim() const override { return latent_; }
   torch::Tensor decode(const torch::Tensor& z) override;
@@ -37,6 +42,10 @@ class AutoencoderImpl : public ModelImpl {
   int64_t latent_;
   bool bce_;
   Regularizers reg_;
+  struct FusedBuffers {
+    MlpTape encoder, decoder;
+    torch::Tensor dlogits;
+  } fused_;  // reused by losses_and_gradients
 };
 
 /// Reconstruction error per image as the mean over pixels: MSE of sigmoid(logits), or BCE from logits.

@@ -42,6 +42,12 @@ class VaeImpl : public ModelImpl {
   std::string kind() const override { return "vae"; }
   std::vector<Phase> phases() override;
   LossTerms losses(size_t phase, const torch::Tensor& x) override;
+  /// The same losses with a hand-written backward when fused_step_applies() (about 1.5x faster than
+  /// autograd at batch 32; same eps draws, so the same numbers), else autograd's.
+  LossTerms losses_and_gradients(size_t phase, const torch::Tensor& x) override;
+  /// Whether losses_and_gradients runs the hand-written step: MLP encoder and decoder without dropout,
+  /// the log-variance posterior, no penalty on the code (input noise is fine), training, gradients on.
+  bool fused_step_applies() const;
   /// Test terms: recon, kl (unweighted: loss is the negative ELBO) and mse per pixel.
   LossTerms eval_losses(const torch::Tensor& x) override;
   void set_epoch(int64_t epoch) override;
@@ -74,6 +80,10 @@ class VaeImpl : public ModelImpl {
   /// Mean and log-variance from the encoder's raw output.
   std::pair<torch::Tensor, torch::Tensor> split(const torch::Tensor& h) const;
   double kl_weight_ = 1.0;
+  struct FusedBuffers {
+    MlpTape encoder, decoder;
+    torch::Tensor eps, std, z, dlogits, dcode;
+  } fused_;  // reused by losses_and_gradients
 };
 
 }  // namespace latentlab

@@ -1,0 +1,93 @@
+// The MLP's hand-written training pass: forward into reused buffers without autograd, and a backward
+// that writes each weight's gradient with one matrix product. Used by the models' fused training
+// steps (VaeImpl::losses_and_gradients, AutoencoderImpl::losses_and_gradients); checked against
+// autograd and finite differences in tests/test_mlp.cpp.
+#include "latentlab/nn.h"
+
+namespace latentlab {
+
+namespace {
+
+// A [rows, cols] buffer like `like`, reused while its shape stays the same.
+torch::Tensor& buffer(torch::Tensor& t, int64_t rows, int64_t cols, const torch::Tensor& like) {
+  if (!t.defined() || t.size(0) != rows || t.size(1) != cols || t.device() != like.device() || t.dtype() != like.dtype())
+    t = torch::empty({rows, cols}, like.options());
+  return t;
+}
+
+void activation_(torch::Tensor& x, Activation a) {
+  switch (a) {
+    case Activation::relu: x.relu_(); break;
+    case Activation::leaky_relu: at::leaky_relu_(x, 0.2); break;
+    case Activation::elu: at::elu_(x); break;
+    case Activation::tanh: x.tanh_(); break;
+    case Activation::sigmoid: x.sigmoid_(); break;
+    case Activation::identity: break;
+  }
+}
+
+// The gradient of a parameter, created (zero) where autograd has not made one yet.
+torch::Tensor& grad_of(torch::Tensor& p) {
+  torch::Tensor& g = p.mutable_grad();
+  if (!g.defined()) g = torch::zeros_like(p);
+  return g;
+}
+
+}  // namespace
+
+void activation_backward_from_output_(torch::Tensor& grad, const torch::Tensor& y, Activation a) {
+  switch (a) {
+    case Activation::relu: at::threshold_backward_out(grad, grad, y, 0); break;
+    case Activation::leaky_relu: at::leaky_relu_backward_out(grad, grad, y, 0.2, true); break;
+    case Activation::elu: at::elu_backward_out(grad, grad, 1, 1, 1, true, y); break;
+    case Activation::tanh: at::tanh_backward_out(grad, grad, y); break;
+    case Activation::sigmoid: at::sigmoid_backward_out(grad, grad, y); break;
+    case Activation::identity: break;
+  }
+}
+
+const torch::Tensor& MlpImpl::forward_taped(const torch::Tensor& x, MlpTape& tape, Activation out_act) {
+  TORCH_CHECK(can_tape(), "Mlp: forward_taped does not support dropout in training");
+  const size_t n = layers.size();
+  const int64_t b = x.size(0);
+  tape.inputs.resize(n);
+  tape.outputs.resize(n);
+  tape.grads.resize(n);
+  tape.out_act = out_act;
+  tape.inputs[0] = x.reshape({b, -1});
+  TORCH_CHECK(tape.inputs[0].size(1) == options.in_features(), "Mlp: input has ", tape.inputs[0].size(1),
+              " features, expected ", options.in_features());
+  for (size_t i = 0; i < n; ++i) {
+    auto& layer = layers[i];
+    torch::Tensor& out = buffer(tape.outputs[i], b, layer->weight.size(0), x);
+    at::addmm_out(out, layer->bias, tape.inputs[i], layer->weight.t());
+    activation_(out, i + 1 < n ? act_ : out_act);
+    if (i + 1 < n) tape.inputs[i + 1] = out;
+  }
+  return tape.outputs.back();
+}
+
+torch::Tensor MlpImpl::backward_taped(const torch::Tensor& dout, MlpTape& tape, bool want_dx) {
+  const size_t n = layers.size();
+  TORCH_CHECK(tape.outputs.size() == n && tape.outputs.back().defined(), "Mlp: backward_taped without forward_taped");
+  TORCH_CHECK(dout.sizes() == tape.outputs.back().sizes(), "Mlp: backward_taped got a gradient of the wrong shape");
+  torch::Tensor g = dout;
+  if (tape.out_act != Activation::identity) {
+    g = dout.clone();
+    activation_backward_from_output_(g, tape.outputs.back(), tape.out_act);
+  }
+  for (size_t i = n; i-- > 0;) {
+    auto& layer = layers[i];
+    const torch::Tensor& in = tape.inputs[i];
+    grad_of(layer->weight).addmm_(g.t(), in);  // d W += g^T in
+    grad_of(layer->bias).add_(g.sum(0));
+    if (i == 0 && !want_dx) return {};
+    torch::Tensor& gin = buffer(tape.grads[i], in.size(0), in.size(1), g);
+    at::mm_out(gin, g, layer->weight);
+    if (i > 0) activation_backward_from_output_(gin, in, act_);
+    g = gin;
+  }
+  return g;
+}
+
+}  // namespace latentlab
