@@ -2,6 +2,7 @@
 // that writes each weight's gradient with one matrix product. Used by the models' fused training
 // steps (VaeImpl::losses_and_gradients, AutoencoderImpl::losses_and_gradients); checked against
 // autograd and finite differences in tests/test_mlp.cpp.
+#include "gemm.h"
 #include "latentlab/nn.h"
 
 namespace latentlab {
@@ -60,7 +61,8 @@ const torch::Tensor& MlpImpl::forward_taped(const torch::Tensor& x, MlpTape& tap
   for (size_t i = 0; i < n; ++i) {
     auto& layer = layers[i];
     torch::Tensor& out = buffer(tape.outputs[i], b, layer->weight.size(0), x);
-    at::addmm_out(out, layer->bias, tape.inputs[i], layer->weight.t());
+    gemm(out, tape.inputs[i], false, layer->weight, true, false);
+    out.add_(layer->bias);
     activation_(out, i + 1 < n ? act_ : out_act);
     if (i + 1 < n) tape.inputs[i + 1] = out;
   }
@@ -79,11 +81,11 @@ torch::Tensor MlpImpl::backward_taped(const torch::Tensor& dout, MlpTape& tape, 
   for (size_t i = n; i-- > 0;) {
     auto& layer = layers[i];
     const torch::Tensor& in = tape.inputs[i];
-    grad_of(layer->weight).addmm_(g.t(), in);  // d W += g^T in
+    gemm(grad_of(layer->weight), g, true, in, false, true);  // d W += g^T in
     grad_of(layer->bias).add_(g.sum(0));
     if (i == 0 && !want_dx) return {};
     torch::Tensor& gin = buffer(tape.grads[i], in.size(0), in.size(1), g);
-    at::mm_out(gin, g, layer->weight);
+    gemm(gin, g, false, layer->weight, false, false);
     if (i > 0) activation_backward_from_output_(gin, in, act_);
     g = gin;
   }
