@@ -99,23 +99,27 @@ TEST_F(MlpTest, TapedPassMatchesAutogradForEveryActivation) {
   }
 }
 
-// Float32 takes the fast matrix products (oneDNN's sgemm where built with it): all three of them, with
-// and without accumulation, against autograd.
+// Float32 takes the fast paths: the matrix products (oneDNN's sgemm where built with it, all three of
+// them, with and without accumulation) and the raw loops of src/nn/mlp_kernels.cpp (bias and
+// activation, activation backward, bias gradient), against autograd.
 TEST_F(MlpTest, TapedPassInFloat32MatchesAutograd) {
-  Mlp m(MlpOptions(50, {40, 30}, 20));
-  auto x = torch::randn({17, 50});
-  auto dout = torch::randn({17, 20});
-  auto xr = x.clone().requires_grad_();
-  (m->forward(xr) * dout).sum().backward();
-  auto ref = take_grads(m);
-  for (auto& p : m->parameters()) p.mutable_grad() = torch::ones_like(p);  // backward_taped adds to these
-  torch::NoGradGuard no_grad;
-  MlpTape tape;
-  EXPECT_TRUE(torch::allclose(m->forward_taped(x, tape), m->forward(x), 1e-5, 1e-5));
-  auto dx = m->backward_taped(dout, tape, true);
-  EXPECT_TRUE(torch::allclose(dx, xr.grad(), 1e-4, 1e-5));
-  auto got = take_grads(m);
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::allclose(got[i] - 1, ref[i], 1e-4, 1e-4)) << i;
+  for (const char* act : {"relu", "leaky_relu", "identity", "tanh"}) {
+    Mlp m(MlpOptions(50, {40, 30}, 20).activation(act));
+    auto x = torch::randn({17, 50});
+    auto dout = torch::randn({17, 20});
+    auto out_act = parse_activation(act);
+    auto xr = x.clone().requires_grad_();
+    (apply_activation(m->forward(xr), out_act) * dout).sum().backward();
+    auto ref = take_grads(m);
+    for (auto& p : m->parameters()) p.mutable_grad() = torch::ones_like(p);  // backward_taped adds to these
+    torch::NoGradGuard no_grad;
+    MlpTape tape;
+    EXPECT_TRUE(torch::allclose(m->forward_taped(x, tape, out_act), apply_activation(m->forward(x), out_act), 1e-5, 1e-5)) << act;
+    auto dx = m->backward_taped(dout, tape, true);
+    EXPECT_TRUE(torch::allclose(dx, xr.grad(), 1e-4, 1e-5)) << act;
+    auto got = take_grads(m);
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::allclose(got[i] - 1, ref[i], 1e-4, 1e-4)) << act << " " << i;
+  }
 }
 
 // mlpack-style CheckGradient: the taped backward against central differences of

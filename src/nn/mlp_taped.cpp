@@ -2,8 +2,11 @@
 // that writes each weight's gradient with one matrix product. Used by the models' fused training
 // steps (VaeImpl::losses_and_gradients, AutoencoderImpl::losses_and_gradients); checked against
 // autograd and finite differences in tests/test_mlp.cpp.
+#include <optional>
+
 #include "gemm.h"
 #include "latentlab/nn.h"
+#include "mlp_kernels.h"
 
 namespace latentlab {
 
@@ -27,6 +30,39 @@ void activation_(torch::Tensor& x, Activation a) {
   }
 }
 
+// The raw loops of mlp_kernels.h take contiguous float32 CPU tensors and three of the activations.
+bool raw(const torch::Tensor& t) {
+  return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous();
+}
+std::optional<kernels::Act> raw_act(Activation a) {
+  switch (a) {
+    case Activation::identity: return kernels::Act::identity;
+    case Activation::relu: return kernels::Act::relu;
+    case Activation::leaky_relu: return kernels::Act::leaky_relu;
+    default: return std::nullopt;
+  }
+}
+
+// out = a(out + bias), bias broadcast over the rows.
+void add_bias_activate_(torch::Tensor& out, const torch::Tensor& bias, Activation a) {
+  auto k = raw_act(a);
+  if (k && raw(out) && raw(bias)) {
+    kernels::add_bias_activate(out.data_ptr<float>(), bias.data_ptr<float>(), out.size(0), out.size(1), *k);
+    return;
+  }
+  out.add_(bias);
+  activation_(out, a);
+}
+
+// acc += the column sums of g.
+void add_column_sums_(torch::Tensor& acc, const torch::Tensor& g) {
+  if (raw(acc) && raw(g)) {
+    kernels::add_column_sums(acc.data_ptr<float>(), g.data_ptr<float>(), g.size(0), g.size(1));
+    return;
+  }
+  acc.add_(g.sum(0));
+}
+
 // The gradient of a parameter, created (zero) where autograd has not made one yet.
 torch::Tensor& grad_of(torch::Tensor& p) {
   torch::Tensor& g = p.mutable_grad();
@@ -37,6 +73,11 @@ torch::Tensor& grad_of(torch::Tensor& p) {
 }  // namespace
 
 void activation_backward_from_output_(torch::Tensor& grad, const torch::Tensor& y, Activation a) {
+  auto k = raw_act(a);
+  if (k && raw(grad) && raw(y) && grad.sizes() == y.sizes()) {
+    kernels::activation_backward(grad.data_ptr<float>(), y.data_ptr<float>(), grad.numel(), *k);
+    return;
+  }
   switch (a) {
     case Activation::relu: at::threshold_backward_out(grad, grad, y, 0); break;
     case Activation::leaky_relu: at::leaky_relu_backward_out(grad, grad, y, 0.2, true); break;
@@ -62,8 +103,7 @@ const torch::Tensor& MlpImpl::forward_taped(const torch::Tensor& x, MlpTape& tap
     auto& layer = layers[i];
     torch::Tensor& out = buffer(tape.outputs[i], b, layer->weight.size(0), x);
     gemm(out, tape.inputs[i], false, layer->weight, true, false);
-    out.add_(layer->bias);
-    activation_(out, i + 1 < n ? act_ : out_act);
+    add_bias_activate_(out, layer->bias, i + 1 < n ? act_ : out_act);
     if (i + 1 < n) tape.inputs[i + 1] = out;
   }
   return tape.outputs.back();
@@ -82,7 +122,7 @@ torch::Tensor MlpImpl::backward_taped(const torch::Tensor& dout, MlpTape& tape, 
     auto& layer = layers[i];
     const torch::Tensor& in = tape.inputs[i];
     gemm(grad_of(layer->weight), g, true, in, false, true);  // d W += g^T in
-    grad_of(layer->bias).add_(g.sum(0));
+    add_column_sums_(grad_of(layer->bias), g);
     if (i == 0 && !want_dx) return {};
     torch::Tensor& gin = buffer(tape.grads[i], in.size(0), in.size(1), g);
     gemm(gin, g, false, layer->weight, false, false);
