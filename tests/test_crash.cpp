@@ -70,7 +70,7 @@ class Crash : public Seeded {
     for (size_t i = 0; i < x.size(); ++i) EXPECT_TRUE(torch::equal(x[i], y[i])) << a << " vs " << b << ", parameter " << i;
   }
   // After a crash: a checkpoint present loads; the run resumes (or starts, with no config.json) to the end.
-  void recover_and_compare(const std::string& out) {
+  void recover_and_compare(const std::string& out, int64_t epochs = 6) {
     if (fs::exists(dir / out / "checkpoint")) {
       EXPECT_NO_THROW(load_model_file(path(out + "/checkpoint"))) << out;
     }
@@ -78,32 +78,35 @@ class Crash : public Seeded {
     if (!has_config) {
       EXPECT_FALSE(fs::exists(dir / out / "checkpoint"));
     }
-    ASSERT_EQ(run(has_config ? resume(out) : train(out)), 0) << out << "\n" << log_tail();
+    ASSERT_EQ(run(has_config ? resume(out) : train(out, epochs)), 0) << out << "\n" << log_tail();
     expect_same_weights("ref", out);
   }
-  double reference() {
+  double reference(int64_t epochs = 6) {
     auto t0 = std::chrono::steady_clock::now();
-    EXPECT_EQ(run(train("ref")), 0) << log_tail();
+    EXPECT_EQ(run(train("ref", epochs)), 0) << log_tail();
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 };
 
 TEST_F(Crash, SigkillAtRandomMomentsThenResumeGivesTheWeightsOfAnUninterruptedRun) {
-  double total = reference();
+  // 16 epochs: training, not the process start-up (about 0.8 s), takes most of each run, so that the
+  // kills land before, between and after many checkpoints
+  const int64_t epochs = 16;
+  double total = reference(epochs);
   std::mt19937 rng(2024);
   std::uniform_real_distribution<double> jitter(0.0, 1.0);
   int with_checkpoint = 0, without = 0, finished = 0;
   const int trials = 20;
   for (int t = 0; t < trials; ++t) {
     std::string out = "kill" + std::to_string(t);
-    pid_t pid = spawn(train(out));
+    pid_t pid = spawn(train(out, epochs));
     // stratified over the run: trial t lands somewhere in the t-th twentieth
     std::this_thread::sleep_for(std::chrono::duration<double>((t + jitter(rng)) / trials * total));
     ::kill(pid, SIGKILL);
     int code = wait_for(pid);
     finished += code == 0;
     (fs::exists(dir / out / "checkpoint") ? with_checkpoint : without) += code != 0;
-    recover_and_compare(out);
+    recover_and_compare(out, epochs);
   }
   std::printf("[ kill trials ] %d trials over %.2f s runs: %d killed with a checkpoint, %d before the first, %d finished first\n",
               trials, total, with_checkpoint, without, finished);
