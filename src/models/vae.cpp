@@ -81,10 +81,12 @@ LossTerms VaeImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {
   FusedBuffers& f = fused_;
   const int64_t b = x.size(0), L = options.latent();
   const double s = 1.0 / static_cast<double>(b), w = kl_weight_;
-  auto ensure = [&](torch::Tensor& t) {
-    if (!t.defined() || t.size(0) != b || t.device() != x.device()) t = torch::empty({b, L}, x.options());
+  auto ensure = [&](torch::Tensor& t, int64_t cols) {  // reused while batch size, dtype and device stay
+    if (!t.defined() || t.size(0) != b || t.size(1) != cols || t.device() != x.device() || t.dtype() != x.dtype())
+      t = torch::empty({b, cols}, x.options());
   };
-  for (auto* t : {&f.eps, &f.std, &f.z}) ensure(*t);
+  for (auto* t : {&f.eps, &f.std, &f.z}) ensure(*t, L);
+  ensure(f.dcode, 2 * L);
   // forward: the draws match losses()' randn_like(mu)
   const torch::Tensor& h = codec.mlp_encoder->forward_taped(corrupt(x, options.regularizers().noise), f.encoder);
   auto mu = h.narrow(1, 0, L), logvar = h.narrow(1, L, L);
@@ -97,7 +99,6 @@ LossTerms VaeImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {
   auto kl = (mu.flatten().dot(mu.flatten()) + var.sum() - logvar.sum()).sub_(static_cast<double>(b * L)).mul_(0.5 * s);
   // backward: d/d mu = dz + w mu / b; d/d logvar = dz eps std / 2 + w (var - 1) / (2 b)
   torch::Tensor dz = codec.mlp_decoder->backward_taped(f.dlogits, f.decoder, true);
-  if (!f.dcode.defined() || f.dcode.size(0) != b || f.dcode.device() != x.device()) f.dcode = torch::empty({b, 2 * L}, x.options());
   auto dmu = f.dcode.narrow(1, 0, L), dlogvar = f.dcode.narrow(1, L, L);
   at::add_out(dmu, dz, mu, w * s);
   at::mul_out(dlogvar, dz, f.eps).mul_(f.std).mul_(0.5);
