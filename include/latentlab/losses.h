@@ -13,7 +13,8 @@ torch::Tensor sse_per_image(const torch::Tensor& recon, const torch::Tensor& tar
 
 /// For hand-written backward passes: the reconstruction term summed over every pixel of the batch, times
 /// `scale` (BCE from logits when `bce`, else the squared error of sigmoid(logits)), as a scalar tensor;
-/// its gradient with respect to the logits goes into `dlogits` (reallocated only when its shape differs).
+/// its gradient with respect to the logits goes into `dlogits` (reuse_buffer: reallocated only when its
+/// shape, dtype or device differs).
 torch::Tensor recon_sum_with_grad(const torch::Tensor& logits, const torch::Tensor& target, bool bce, double scale,
                                   torch::Tensor& dlogits);
 

@@ -13,6 +13,9 @@ Activation parse_activation(const std::string& name);
 torch::Tensor apply_activation(const torch::Tensor& x, Activation a);
 /// The derivative of the activation at pre-activation x, elementwise.
 torch::Tensor activation_derivative(const torch::Tensor& x, Activation a);
+/// A [rows, cols] buffer with `like`'s dtype and device: `t` itself while it already is one, else a new
+/// empty tensor assigned to `t`. For the scratch tensors of hand-written passes.
+torch::Tensor& reuse_buffer(torch::Tensor& t, int64_t rows, int64_t cols, const torch::Tensor& like);
 /// In place: `grad` (d loss / d y) becomes d loss / d x for y = a(x), from the output y alone.
 void activation_backward_from_output_(torch::Tensor& grad, const torch::Tensor& y, Activation a);
 

@@ -35,6 +35,8 @@ struct Regularizers {
   Noise noise;
   Sparsity sparsity;
   double l1 = 0, contractive = 0;
+  /// Whether any penalty on the code is on (L1, KL sparsity, contractive); input noise is not one.
+  bool penalise_code() const { return l1 != 0 || sparsity.weight != 0 || contractive != 0; }
   /// Adds the weighted penalties to `l`, both to the loss and the terms: "l1" and "sparsity" on the
   /// code, and "contractive" when `jacobian_sq` (the batch mean of ||J||_F^2) is given.
   void add_penalties(LossTerms& l, const torch::Tensor& code, const torch::Tensor& jacobian_sq = {}) const;

@@ -1,5 +1,7 @@
 #include "latentlab/losses.h"
 
+#include "latentlab/nn.h"
+
 namespace latentlab {
 namespace {
 
@@ -37,8 +39,7 @@ torch::Tensor recon_sum_with_grad(const torch::Tensor& logits, const torch::Tens
   auto l = logits.reshape({logits.size(0), -1});
   auto t = target.reshape({target.size(0), -1});
   TORCH_CHECK(l.sizes() == t.sizes(), "recon_sum_with_grad: logits and target differ in size");
-  if (!dlogits.defined() || dlogits.sizes() != l.sizes() || dlogits.dtype() != l.dtype() ||
-      dlogits.device() != l.device()) dlogits = torch::empty_like(l);
+  reuse_buffer(dlogits, l.size(0), l.size(1), l);
   at::sigmoid_out(dlogits, l);
   if (bce) {
     // softplus(l) - l t, and sigmoid(l) - t

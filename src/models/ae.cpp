@@ -46,8 +46,8 @@ LossTerms AutoencoderImpl::losses(size_t, const torch::Tensor& x) {
 }
 
 bool AutoencoderImpl::fused_step_applies() const {
-  return codec.mlp_encoder && codec.options.dropout() == 0 && reg_.l1 == 0 && reg_.sparsity.weight == 0 &&
-         reg_.contractive == 0 && is_training() && torch::GradMode::is_enabled();
+  return codec.mlp_encoder && codec.options.dropout() == 0 && !reg_.penalise_code() && is_training() &&
+         torch::GradMode::is_enabled();
 }
 
 LossTerms AutoencoderImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {

@@ -70,9 +70,8 @@ LossTerms VaeImpl::losses(size_t, const torch::Tensor& x) {
 }
 
 bool VaeImpl::fused_step_applies() const {
-  const Regularizers& reg = options.regularizers();
-  return codec.mlp_encoder && options.dropout() == 0 && options.posterior() == "logvar" && reg.l1 == 0 &&
-         reg.sparsity.weight == 0 && reg.contractive == 0 && is_training() && torch::GradMode::is_enabled();
+  return codec.mlp_encoder && options.dropout() == 0 && options.posterior() == "logvar" &&
+         !options.regularizers().penalise_code() && is_training() && torch::GradMode::is_enabled();
 }
 
 LossTerms VaeImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {
@@ -81,12 +80,8 @@ LossTerms VaeImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {
   FusedBuffers& f = fused_;
   const int64_t b = x.size(0), L = options.latent();
   const double s = 1.0 / static_cast<double>(b), w = kl_weight_;
-  auto ensure = [&](torch::Tensor& t, int64_t cols) {  // reused while batch size, dtype and device stay
-    if (!t.defined() || t.size(0) != b || t.size(1) != cols || t.device() != x.device() || t.dtype() != x.dtype())
-      t = torch::empty({b, cols}, x.options());
-  };
-  for (auto* t : {&f.eps, &f.std, &f.z}) ensure(*t, L);
-  ensure(f.dcode, 2 * L);
+  for (auto* t : {&f.eps, &f.std, &f.z}) reuse_buffer(*t, b, L, x);
+  reuse_buffer(f.dcode, b, 2 * L, x);
   // forward: the draws match losses()' randn_like(mu)
   const torch::Tensor& h = codec.mlp_encoder->forward_taped(corrupt(x, options.regularizers().noise), f.encoder);
   auto mu = h.narrow(1, 0, L), logvar = h.narrow(1, L, L);

@@ -1,14 +1,9 @@
 // Kept free of torch headers so it compiles fast with its own flags (see CMakeLists.txt).
 #include "mlp_kernels.h"
 
-namespace latentlab::kernels {
+#include "../kernel_clones.h"
 
-// Cloned for AVX2+FMA and plain x86-64, chosen when the program loads (as src/train/adam_kernel.cpp).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define LATENTLAB_CLONES __attribute__((target_clones("avx2,fma", "default")))
-#else
-#define LATENTLAB_CLONES
-#endif
+namespace latentlab::kernels {
 
 constexpr float kLeakySlope = 0.2f;
 

@@ -12,13 +12,6 @@ namespace latentlab {
 
 namespace {
 
-// A [rows, cols] buffer like `like`, reused while its shape stays the same.
-torch::Tensor& buffer(torch::Tensor& t, int64_t rows, int64_t cols, const torch::Tensor& like) {
-  if (!t.defined() || t.size(0) != rows || t.size(1) != cols || t.device() != like.device() || t.dtype() != like.dtype())
-    t = torch::empty({rows, cols}, like.options());
-  return t;
-}
-
 void activation_(torch::Tensor& x, Activation a) {
   switch (a) {
     case Activation::relu: x.relu_(); break;
@@ -72,6 +65,13 @@ torch::Tensor& grad_of(torch::Tensor& p) {
 
 }  // namespace
 
+torch::Tensor& reuse_buffer(torch::Tensor& t, int64_t rows, int64_t cols, const torch::Tensor& like) {
+  if (!t.defined() || t.dim() != 2 || t.size(0) != rows || t.size(1) != cols || t.device() != like.device() ||
+      t.dtype() != like.dtype())
+    t = torch::empty({rows, cols}, like.options());
+  return t;
+}
+
 void activation_backward_from_output_(torch::Tensor& grad, const torch::Tensor& y, Activation a) {
   auto k = raw_act(a);
   if (k && raw(grad) && raw(y) && grad.sizes() == y.sizes()) {
@@ -101,7 +101,7 @@ const torch::Tensor& MlpImpl::forward_taped(const torch::Tensor& x, MlpTape& tap
               " features, expected ", options.in_features());
   for (size_t i = 0; i < n; ++i) {
     auto& layer = layers[i];
-    torch::Tensor& out = buffer(tape.outputs[i], b, layer->weight.size(0), x);
+    torch::Tensor& out = reuse_buffer(tape.outputs[i], b, layer->weight.size(0), x);
     gemm(out, tape.inputs[i], false, layer->weight, true, false);
     add_bias_activate_(out, layer->bias, i + 1 < n ? act_ : out_act);
     if (i + 1 < n) tape.inputs[i + 1] = out;
@@ -124,7 +124,7 @@ torch::Tensor MlpImpl::backward_taped(const torch::Tensor& dout, MlpTape& tape, 
     gemm(grad_of(layer->weight), g, true, in, false, true);  // d W += g^T in
     add_column_sums_(grad_of(layer->bias), g);
     if (i == 0 && !want_dx) return {};
-    torch::Tensor& gin = buffer(tape.grads[i], in.size(0), in.size(1), g);
+    torch::Tensor& gin = reuse_buffer(tape.grads[i], in.size(0), in.size(1), g);
     gemm(gin, g, false, layer->weight, false, false);
     if (i > 0) activation_backward_from_output_(gin, in, act_);
     g = gin;

@@ -3,15 +3,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../kernel_clones.h"
+
 namespace latentlab {
 
-// Cloned for AVX2+FMA and plain x86-64, chosen when the program loads (GCC; clang, used for the fuzz
-// build, would need the attribute on every declaration too).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define LATENTLAB_CLONES __attribute__((target_clones("avx2,fma", "default")))
-#else
-#define LATENTLAB_CLONES
-#endif
 // Returns whether every gradient was finite: an exponent of all ones (NaN or infinity) is found with
 // an integer test that vectorises with the update, so the check costs no extra pass over memory.
 LATENTLAB_CLONES bool adam_kernel(float* __restrict__ p, const float* __restrict__ g, float* __restrict__ m,
