@@ -72,17 +72,45 @@ TEST_F(FlatAdamTest, StateRoundTripContinuesIdentically) {
 }
 
 TEST_F(FlatAdamTest, StepReportsWhetherEveryGradientWasFinite) {
-  // large enough for several parallel chunks (65536 values each), with the bad value in the last one
-  for (bool alias : {true, false})
-    for (float bad : {0.0f, NAN, INFINITY, -INFINITY, 1e30f}) {
-      torch::nn::Linear lin(1000, 200);
-      FlatAdam opt(lin->parameters(), FlatAdamOptions().alias(alias));
+  // large enough for several parallel chunks (65536 values each), with the bad value in the last one,
+  // which the second thread updates when there are two
+  for (int threads : {1, 2})
+    for (bool alias : {true, false})
+      for (float bad : {0.0f, NAN, INFINITY, -INFINITY, 1e30f}) {
+        torch::set_num_threads(threads);
+        torch::nn::Linear lin(1000, 200);
+        FlatAdam opt(lin->parameters(), FlatAdamOptions().alias(alias));
+        opt.zero_grad();
+        lin->forward(torch::ones({2, 1000})).sum().backward();
+        torch::NoGradGuard no_grad;
+        lin->bias.mutable_grad()[199] = bad;
+        EXPECT_EQ(opt.step(), std::isfinite(bad)) << threads << " threads, alias " << alias << ", value " << bad;
+      }
+}
+
+TEST_F(FlatAdamTest, StepRunsOnEveryThreadWithTheSameResult) {
+#ifndef _OPENMP
+  // at::parallel_for is serial in code compiled without -fopenmp (ATen/ParallelOpenMP.h), and the
+  // library shares these flags: CMakeLists.txt must link OpenMP::OpenMP_CXX.
+  FAIL() << "built without OpenMP: the Adam step would run on one thread";
+#endif
+  torch::nn::Linear first(1000, 300);  // 300,300 values: five chunks of 65536
+  auto one = first.ptr();
+  auto two = std::dynamic_pointer_cast<torch::nn::LinearImpl>(one->clone());
+  auto before = one->weight.detach().clone();
+  for (auto [m, threads] : {std::pair{one, 1}, std::pair{two, 2}}) {
+    torch::set_num_threads(threads);
+    torch::manual_seed(99);  // the same gradients for both, from elementwise terms that do not depend on threads
+    FlatAdam opt(m->parameters(), FlatAdamOptions(1e-2));
+    for (int step = 0; step < 3; ++step) {
       opt.zero_grad();
-      lin->forward(torch::ones({2, 1000})).sum().backward();
-      torch::NoGradGuard no_grad;
-      lin->bias.mutable_grad()[199] = bad;
-      EXPECT_EQ(opt.step(), std::isfinite(bad)) << "alias " << alias << ", value " << bad;
+      ((m->weight * torch::randn_like(m->weight)).sum() + m->bias.square().sum()).backward();
+      EXPECT_TRUE(opt.step());
     }
+  }
+  EXPECT_FALSE(torch::equal(one->weight, before));
+  EXPECT_TRUE(torch::equal(one->weight, two->weight));
+  EXPECT_TRUE(torch::equal(one->bias, two->bias));
 }
 
 TEST_F(FlatAdamTest, RejectsStateOfAnotherModel) {
