@@ -92,6 +92,45 @@ TEST_F(Losses, ReconSumWithGradMatchesTheTermsAndFiniteDifferences) {
   EXPECT_THROW(recon_sum_with_grad(torch::randn({2, 5}), torch::rand({2, 6}), true, 1.0, d), c10::Error);
 }
 
+TEST_F(Losses, ReconSumWithGradInFloat32MatchesDouble) {
+  // float32 CPU values take the one-pass kernel (src/losses/recon_kernels.cpp), split across threads
+  // when large; the double result of the ATen path is the reference. Logits include the extremes.
+  auto logits = torch::randn({3, 70000}) * 6;
+  logits.view(-1).slice(0, 0, 8).copy_(torch::tensor({0.0f, -0.0f, 30.0f, -30.0f, 88.0f, -88.0f, 1e-7f, -1e-7f}));
+  auto target = torch::rand({3, 70000});
+  target.view(-1).slice(0, 0, 4).copy_(torch::tensor({0.0f, 1.0f, 0.0f, 1.0f}));
+  for (int threads : {1, 2})
+    for (bool bce : {true, false}) {
+      torch::set_num_threads(threads);
+      torch::Tensor d, dref;
+      double value = recon_sum_with_grad(logits, target, bce, 0.5, d).item<double>();
+      double ref = recon_sum_with_grad(logits.to(torch::kFloat64), target.to(torch::kFloat64), bce, 0.5, dref).item<double>();
+      EXPECT_NEAR(value, ref, 1e-5 * std::abs(ref)) << threads << " threads, bce " << bce;
+      ASSERT_EQ(d.scalar_type(), torch::kFloat32);
+      EXPECT_LT((d.to(torch::kFloat64) - dref).abs().max().item<double>(), 1e-6) << threads << " threads, bce " << bce;
+      // a non-contiguous view takes the ATen path and agrees
+      torch::Tensor dv;
+      double viewed = recon_sum_with_grad(logits.t().contiguous().t(), target, bce, 0.5, dv).item<double>();
+      EXPECT_NEAR(viewed, ref, 1e-5 * std::abs(ref));
+    }
+  // non-finite logits make the term and its gradient non-finite, so the trainer's check sees them
+  for (float bad : {NAN, INFINITY, -INFINITY})
+    for (bool bce : {true, false}) {
+      auto l = torch::zeros({2, 5});
+      l[1][3] = bad;
+      torch::Tensor d;
+      auto t = torch::full({2, 5}, 0.5f);
+      bool finite_value = std::isfinite(recon_sum_with_grad(l, t, bce, 1.0, d).item<double>());
+      bool finite_grad = d.isfinite().all().item<bool>();
+      if (std::isnan(bad)) {
+        EXPECT_FALSE(finite_value) << bce;
+        EXPECT_FALSE(finite_grad) << bce;
+      } else {
+        EXPECT_EQ(finite_value, !bce) << bce << " " << bad;  // BCE of an infinite logit against 0.5 is infinite
+      }
+    }
+}
+
 TEST_F(Losses, SumOfSquaredErrors) {
   auto a = torch::tensor({{1.0, 2.0}, {0.0, 0.0}});
   auto b = torch::tensor({{0.0, 0.0}, {0.0, 3.0}});

@@ -74,8 +74,12 @@ std::vector<torch::Tensor> take_grads(Mlp& m) {
   return g;
 }
 
+// On two threads each layer's two products run side by side (backward_taped), here through ATen's
+// matrix products in double, in the worker thread too.
 TEST_F(MlpTest, TapedPassMatchesAutogradForEveryActivation) {
+  for (int threads : {1, 2})
   for (const char* act : {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}) {
+    torch::set_num_threads(threads);
     Mlp m(MlpOptions(7, {6, 5}, 4).activation(act));
     m->to(torch::kFloat64);
     auto x = torch::randn({3, 7}, torch::kFloat64);
@@ -103,7 +107,9 @@ TEST_F(MlpTest, TapedPassMatchesAutogradForEveryActivation) {
 // them, with and without accumulation) and the raw loops of src/nn/mlp_kernels.cpp (bias and
 // activation, activation backward, bias gradient), against autograd.
 TEST_F(MlpTest, TapedPassInFloat32MatchesAutograd) {
+  for (int threads : {1, 2})
   for (const char* act : {"relu", "leaky_relu", "identity", "tanh"}) {
+    torch::set_num_threads(threads);
     Mlp m(MlpOptions(50, {40, 30}, 20).activation(act));
     auto x = torch::randn({17, 50});
     auto dout = torch::randn({17, 20});
@@ -116,9 +122,10 @@ TEST_F(MlpTest, TapedPassInFloat32MatchesAutograd) {
     MlpTape tape;
     EXPECT_TRUE(torch::allclose(m->forward_taped(x, tape, out_act), apply_activation(m->forward(x), out_act), 1e-5, 1e-5)) << act;
     auto dx = m->backward_taped(dout, tape, true);
-    EXPECT_TRUE(torch::allclose(dx, xr.grad(), 1e-4, 1e-5)) << act;
+    EXPECT_TRUE(torch::allclose(dx, xr.grad(), 1e-4, 1e-5)) << act << ", " << threads << " threads";
     auto got = take_grads(m);
-    for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::allclose(got[i] - 1, ref[i], 1e-4, 1e-4)) << act << " " << i;
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_TRUE(torch::allclose(got[i] - 1, ref[i], 1e-4, 1e-4)) << act << " " << i << ", " << threads << " threads";
   }
 }
 

@@ -1,6 +1,7 @@
 #include "latentlab/losses.h"
 
 #include "latentlab/nn.h"
+#include "recon_kernels.h"
 
 namespace latentlab {
 namespace {
@@ -40,6 +41,21 @@ torch::Tensor recon_sum_with_grad(const torch::Tensor& logits, const torch::Tens
   auto t = target.reshape({target.size(0), -1});
   TORCH_CHECK(l.sizes() == t.sizes(), "recon_sum_with_grad: logits and target differ in size");
   reuse_buffer(dlogits, l.size(0), l.size(1), l);
+  if (l.is_cpu() && l.scalar_type() == torch::kFloat32 && t.scalar_type() == torch::kFloat32 && l.is_contiguous() &&
+      t.is_contiguous()) {
+    const float* lp = l.data_ptr<float>();
+    const float* tp = t.data_ptr<float>();
+    float* dp = dlogits.data_ptr<float>();
+    const auto fs = static_cast<float>(scale);
+    double sum = at::parallel_reduce(
+        0, l.numel(), 32768, 0.0,
+        [&](int64_t begin, int64_t end, double) {
+          return bce ? kernels::bce_with_logits_sum_grad(lp + begin, tp + begin, dp + begin, end - begin, fs)
+                     : kernels::sigmoid_sse_sum_grad(lp + begin, tp + begin, dp + begin, end - begin, fs);
+        },
+        std::plus<double>());
+    return torch::full({}, sum * scale, l.options());
+  }
   at::sigmoid_out(dlogits, l);
   if (bce) {
     // softplus(l) - l t, and sigmoid(l) - t

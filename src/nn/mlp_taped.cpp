@@ -118,15 +118,35 @@ torch::Tensor MlpImpl::backward_taped(const torch::Tensor& dout, MlpTape& tape, 
     g = dout.clone();
     activation_backward_from_output_(g, tape.outputs.back(), tape.out_act);
   }
+  // On two CPU threads, a layer's two products (its weight's gradient and its input's) run side by
+  // side, one thread each: these skinny products split poorly across threads, and the pair finishes
+  // 15 to 35% sooner than one after the other on both (bench/README). Elsewhere they run in turn.
+  const bool side_by_side = dout.is_cpu() && at::get_num_threads() == 2 && !at::in_parallel_region();
   for (size_t i = n; i-- > 0;) {
     auto& layer = layers[i];
     const torch::Tensor& in = tape.inputs[i];
-    gemm(grad_of(layer->weight), g, true, in, false, true);  // d W += g^T in
-    add_column_sums_(grad_of(layer->bias), g);
-    if (i == 0 && !want_dx) return {};
-    torch::Tensor& gin = reuse_buffer(tape.grads[i], in.size(0), in.size(1), g);
-    gemm(gin, g, false, layer->weight, false, false);
-    if (i > 0) activation_backward_from_output_(gin, in, act_);
+    torch::Tensor &gw = grad_of(layer->weight), &gb = grad_of(layer->bias);
+    const bool want_gin = i > 0 || want_dx;
+    torch::Tensor gin = want_gin ? reuse_buffer(tape.grads[i], in.size(0), in.size(1), g) : torch::Tensor();
+    auto task = [&](int64_t which) {
+      torch::NoGradGuard no_grad;  // grad mode is per thread; the caller's does not reach the worker
+      if (which == 0) {
+        gemm(gw, g, true, in, false, true);  // d W += g^T in
+        add_column_sums_(gb, g);
+      } else {
+        gemm(gin, g, false, layer->weight, false, false);  // d in = g W
+        if (i > 0) activation_backward_from_output_(gin, in, act_);
+      }
+    };
+    if (want_gin && side_by_side) {
+      at::parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t which = begin; which < end; ++which) task(which);
+      });
+    } else {
+      task(0);
+      if (want_gin) task(1);
+    }
+    if (!want_gin) return {};
     g = gin;
   }
   return g;
