@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "latentlab/build_config.h"
 #include "latentlab/error.h"
 #include "latentlab/model.h"
 
@@ -16,17 +17,7 @@ namespace latentlab::test {
 
 // Whether this build runs under AddressSanitizer (-DLATENTLAB_SANITIZE=ON), for the few checks whose
 // outcome differs there.
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool kUnderAsan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool kUnderAsan = true;
-#else
-inline constexpr bool kUnderAsan = false;
-#endif
-#else
-inline constexpr bool kUnderAsan = false;
-#endif
+inline constexpr bool kUnderAsan = LATENTLAB_UNDER_ASAN;
 
 namespace fs = std::filesystem;
 

@@ -57,6 +57,27 @@ TEST_F(BatcherTest, UnshuffledKeepsOrderAndScalesToUnitRange) {
   EXPECT_FLOAT_EQ(x.min().item<float>(), 0.0f);
 }
 
+TEST_F(BatcherTest, BatchesEqualToFloatOfTheSelectedImages) {
+  // the one-pass gather into the reused buffer gives exactly to_float's values; a non-contiguous
+  // image tensor takes ATen's path and agrees
+  Dataset d;
+  d.name = "random";
+  d.images = torch::randint(0, 256, {50, 1, 3, 5}, torch::kUInt8);
+  d.labels = torch::zeros({50}, torch::kInt64);
+  Dataset strided = d;
+  strided.images = torch::randint(0, 256, {50, 1, 5, 3}, torch::kUInt8).transpose(2, 3);
+  for (const Dataset* data : {&d, &strided}) {
+    Batcher b(*data, 16, true);
+    b.start_epoch(at::detail::createCPUGenerator(7));
+    for (int64_t i = 0; i < b.batches(); ++i) {
+      auto expected = to_float(data->images.index_select(0, b.indices(i)));
+      auto x = b.batch(i);
+      ASSERT_EQ(x.sizes(), expected.sizes());
+      EXPECT_TRUE(torch::equal(x, expected)) << "batch " << i;
+    }
+  }
+}
+
 TEST_F(BatcherTest, RejectsBadSizes) {
   auto d = make(10);
   EXPECT_ERROR_WITH(Batcher(d, 0, true), "--batch-size");

@@ -78,7 +78,9 @@ TEST_F(GanTest, FastTransposedConvolutionMatchesTheNativeOne) {
     y2.backward(gy);
     EXPECT_TRUE(torch::allclose(x.grad(), x2.grad(), 1e-4, 1e-5));
     EXPECT_TRUE(torch::allclose(fast->weight.grad(), ref->weight.grad(), 1e-4, 1e-4));
-    if (bias) EXPECT_TRUE(torch::allclose(fast->bias.grad(), ref->bias.grad(), 1e-4, 1e-4));
+    if (bias) {
+      EXPECT_TRUE(torch::allclose(fast->bias.grad(), ref->bias.grad(), 1e-4, 1e-4));
+    }
     }
 }
 

@@ -1,5 +1,6 @@
 #include "latentlab/error.h"
 #include "latentlab/nn.h"
+#include "mlp_kernels.h"
 
 namespace latentlab {
 
@@ -16,7 +17,7 @@ Activation parse_activation(const std::string& name) {
 torch::Tensor apply_activation(const torch::Tensor& x, Activation a) {
   switch (a) {
     case Activation::relu: return torch::relu(x);
-    case Activation::leaky_relu: return torch::leaky_relu(x, 0.2);
+    case Activation::leaky_relu: return torch::leaky_relu(x, kernels::kLeakySlope);
     case Activation::elu: return torch::elu(x);
     case Activation::tanh: return torch::tanh(x);
     case Activation::sigmoid: return torch::sigmoid(x);
@@ -28,7 +29,7 @@ torch::Tensor apply_activation(const torch::Tensor& x, Activation a) {
 torch::Tensor activation_derivative(const torch::Tensor& x, Activation a) {
   switch (a) {
     case Activation::relu: return (x > 0).to(x.dtype());
-    case Activation::leaky_relu: return torch::where(x > 0, torch::ones_like(x), torch::full_like(x, 0.2));
+    case Activation::leaky_relu: return torch::where(x > 0, torch::ones_like(x), torch::full_like(x, kernels::kLeakySlope));
     case Activation::elu: return torch::where(x > 0, torch::ones_like(x), x.exp());
     case Activation::tanh: return 1 - torch::tanh(x).pow(2);
     case Activation::sigmoid: {

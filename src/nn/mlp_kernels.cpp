@@ -5,7 +5,7 @@
 
 namespace latentlab::kernels {
 
-constexpr float kLeakySlope = 0.2f;
+constexpr float kSlope = static_cast<float>(kLeakySlope);
 
 LATENTLAB_CLONES void add_bias_activate(float* __restrict__ out, const float* __restrict__ bias, int64_t rows,
                                         int64_t cols, Act act) {
@@ -24,7 +24,7 @@ LATENTLAB_CLONES void add_bias_activate(float* __restrict__ out, const float* __
       case Act::leaky_relu:
         for (int64_t c = 0; c < cols; ++c) {
           float v = o[c] + bias[c];
-          o[c] = v > 0 ? v : kLeakySlope * v;
+          o[c] = v > 0 ? v : kSlope * v;
         }
         break;
     }
@@ -38,7 +38,7 @@ LATENTLAB_CLONES void activation_backward(float* __restrict__ g, const float* __
       for (int64_t i = 0; i < n; ++i) g[i] = y[i] > 0 ? g[i] : 0.0f;
       break;
     case Act::leaky_relu:
-      for (int64_t i = 0; i < n; ++i) g[i] = y[i] > 0 ? g[i] : kLeakySlope * g[i];
+      for (int64_t i = 0; i < n; ++i) g[i] = y[i] > 0 ? g[i] : kSlope * g[i];
       break;
   }
 }

@@ -15,7 +15,7 @@ namespace {
 void activation_(torch::Tensor& x, Activation a) {
   switch (a) {
     case Activation::relu: x.relu_(); break;
-    case Activation::leaky_relu: at::leaky_relu_(x, 0.2); break;
+    case Activation::leaky_relu: at::leaky_relu_(x, kernels::kLeakySlope); break;
     case Activation::elu: at::elu_(x); break;
     case Activation::tanh: x.tanh_(); break;
     case Activation::sigmoid: x.sigmoid_(); break;
@@ -80,7 +80,7 @@ void activation_backward_from_output_(torch::Tensor& grad, const torch::Tensor& 
   }
   switch (a) {
     case Activation::relu: at::threshold_backward_out(grad, grad, y, 0); break;
-    case Activation::leaky_relu: at::leaky_relu_backward_out(grad, grad, y, 0.2, true); break;
+    case Activation::leaky_relu: at::leaky_relu_backward_out(grad, grad, y, kernels::kLeakySlope, true); break;
     case Activation::elu: at::elu_backward_out(grad, grad, 1, 1, 1, true, y); break;
     case Activation::tanh: at::tanh_backward_out(grad, grad, y); break;
     case Activation::sigmoid: at::sigmoid_backward_out(grad, grad, y); break;

@@ -14,6 +14,7 @@
 #include <map>
 #include <thread>
 
+#include "latentlab/build_config.h"
 #include "latentlab/error.h"
 #include "latentlab/io.h"
 #include "latentlab/train.h"
@@ -96,20 +97,12 @@ void quiet_crash_handling() {
   if (null >= 0) ::dup2(null, STDERR_FILENO);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define LATENTLAB_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LATENTLAB_ASAN 1
-#endif
-#endif
-
 // In the probing child: caps the address space at what it uses now plus what a file of `file_bytes`
 // can reasonably need, so that a mutated storage size makes LibTorch's allocation fail instead of
 // taking gigabytes (found by fuzzing: 4 GB for a 62 KB file). Not under AddressSanitizer, whose shadow
 // memory needs a huge address space (the sanitizer build caps single allocations instead).
 void cap_memory(size_t file_bytes) {
-#ifndef LATENTLAB_ASAN
+#if !LATENTLAB_UNDER_ASAN
   unsigned long vm_pages = 0;
   if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
     if (std::fscanf(f, "%lu", &vm_pages) != 1) vm_pages = 0;
