@@ -58,8 +58,8 @@ TEST_F(BatcherTest, UnshuffledKeepsOrderAndScalesToUnitRange) {
 }
 
 TEST_F(BatcherTest, BatchesEqualToFloatOfTheSelectedImages) {
-  // the one-pass gather into the reused buffer gives exactly to_float's values; a non-contiguous
-  // image tensor takes ATen's path and agrees
+  // the reused buffer holds exactly to_float's values of the selected images, also for a
+  // non-contiguous image tensor
   Dataset d;
   d.name = "random";
   d.images = torch::randint(0, 256, {50, 1, 3, 5}, torch::kUInt8);

@@ -116,20 +116,6 @@ torch::Tensor Batcher::batch(int64_t i) {
   std::vector<int64_t> shape = images_.sizes().vec();
   shape[0] = idx.size(0);
   buffer_.resize_(shape);
-  if (images_.is_cpu() && images_.is_contiguous() && images_.scalar_type() == torch::kUInt8) {
-    // one pass from the uint8 images into the reused float buffer, the same values as to_float
-    const int64_t per = images_.numel() / images_.size(0), rows = idx.size(0);
-    const uint8_t* src = images_.data_ptr<uint8_t>();
-    const int64_t* ids = idx.contiguous().data_ptr<int64_t>();
-    float* dst = buffer_.data_ptr<float>();
-    const auto scale = static_cast<float>(1.0 / 255.0);
-    for (int64_t r = 0; r < rows; ++r) {
-      const uint8_t* s = src + ids[r] * per;
-      float* d = dst + r * per;
-      for (int64_t k = 0; k < per; ++k) d[k] = static_cast<float>(s[k]) * scale;
-    }
-    return buffer_;
-  }
   buffer_.copy_(images_.index_select(0, idx)).mul_(1.0 / 255.0);
   return buffer_;
 }
