@@ -51,10 +51,21 @@ async function step(name, fn) {
   }
 }
 
+// Resolves once `c` has exited; SIGKILL after `ms`.
+function exited(c, ms) {
+  return new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    const timer = setTimeout(() => c.kill('SIGKILL'), ms);
+    c.on('exit', () => { clearTimeout(timer); resolve(); });
+  });
+}
+
 async function cleanup() {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  for (const c of children) if (c.exitCode === null && c.signalCode === null && !c.killed) c.kill('SIGTERM');
+  // a stopped training run still writes its checkpoint into tmp: wait for every child before removing it
+  await Promise.all(children.map((c) => exited(c, 15000)));
   if (browser) await browser.close().catch(() => {});
-  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5 });
 }
 
 // Starts latentlab with `args` and resolves with the dashboard URL it prints.
