@@ -120,7 +120,8 @@ torch::Tensor MlpImpl::backward_taped(const torch::Tensor& dout, MlpTape& tape, 
   }
   // On two CPU threads, a layer's two products (its weight's gradient and its input's) run side by
   // side, one thread each: these skinny products split poorly across threads, and the pair finishes
-  // 15 to 35% sooner than one after the other on both (bench/README). Elsewhere they run in turn.
+  // 15 to 35% sooner than one after the other on both (README, Measured figures). Elsewhere they run
+  // in turn.
   const bool side_by_side = dout.is_cpu() && at::get_num_threads() == 2 && !at::in_parallel_region();
   for (size_t i = n; i-- > 0;) {
     auto& layer = layers[i];
