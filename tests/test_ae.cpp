@@ -173,7 +173,7 @@ TEST_F(Ae, InvalidSettingsAreRejected) {
   EXPECT_ERROR_WITH(validate(c), "--loss hinge");
   c = cfg();
   c.activation = "swish";
-  EXPECT_ERROR_WITH(validate(c), "activation 'swish'");
+  EXPECT_ERROR_WITH(validate(c), "--activation swish: unknown activation");
   c = cfg();
   c.dropout = 1;
   EXPECT_ERROR_WITH(validate(c), "--dropout");

@@ -1,5 +1,9 @@
 // The trainer on a tiny synthetic dataset: the loss falls, the run folder is complete, checkpoints
 // round-trip, and a resumed run ends with the same weights as an uninterrupted one.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "common.h"
 #include "latentlab/io.h"
 #include "latentlab/train.h"
@@ -208,6 +212,10 @@ class TroubleImpl : public ModelImpl {
     return {l, {}};
   }
   LossTerms eval_losses(const torch::Tensor& x) override {
+    if (mode_ == "stop-in-eval" && epoch_ == bad_epoch_ && !stop_fired) {
+      stop_fired = true;  // Ctrl-C during the test pass
+      request_stop();
+    }
     return {(lin->forward(x.flatten(1)) - x.flatten(1)).pow(2).mean(), {}};
   }
   int64_t latent_dim() const override { return 2; }
@@ -231,7 +239,8 @@ class NumericsTest : public TrainerTest {
     ModelRegistry::add("trouble-test", "test only", nlohmann::json::object(),
                        [=](const TrainConfig&, const ImageShape& s) -> Model {
                          return std::make_shared<TroubleImpl>(s.pixels(), mode, bad_epoch, bad_batch);
-                       });
+                       },
+                       {});
     auto c = config(out, epochs);
     c.model = "trouble-test";
     return c;
@@ -303,6 +312,118 @@ TEST_F(NumericsTest, AnInterruptedRunResumesMidEpochToTheSameWeights) {
     EXPECT_DOUBLE_EQ(resumed.metrics[e]["train_loss"].get<double>(), reference.metrics[e]["train_loss"].get<double>()) << e;
 }
 
+// Ctrl-C during the last batch or during the test pass: the checkpoint is written at once (no test
+// pass first), names the epoch the signal came in, and resumes to the weights and metrics of an
+// uninterrupted run.
+TEST_F(NumericsTest, AStopAfterTheLastBatchOrInTheTestPassResumesExactly) {
+  auto whole = trouble("whole", 3, "none", 99, 0);
+  auto reference = Trainer(whole, quiet()).run();
+  auto ref = load_run(whole.out);
+  for (std::string mode : {"stop", "stop-in-eval"}) {
+    SCOPED_TRACE(mode);
+    auto c = trouble("cut-" + mode, 3, mode, 2, 8);  // 512 images / 64: batch 8 is the last
+    TroubleImpl::stop_fired = false;
+    std::string log_path = path("log-" + mode);
+    std::FILE* log = std::fopen(log_path.c_str(), "w");
+    auto first = Trainer(c, log).run();
+    std::fclose(log);
+    EXPECT_TRUE(first.interrupted);
+    EXPECT_EQ(first.metrics.size(), 1u) << "epoch 2's metrics wait for its test pass";
+    EXPECT_NE(read_file(log_path).find("interrupted in epoch 2"), std::string::npos) << read_file(log_path);
+    auto resumed = Trainer(load_config(path("cut-" + mode + "/config.json")), quiet()).run(true);
+    ASSERT_EQ(resumed.metrics.size(), 3u);
+    auto got = load_run(c.out);
+    auto a = ref.model->parameters(), b = got.model->parameters();
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+    for (size_t e = 0; e < 3; ++e)
+      for (const char* k : {"train_loss", "test_loss"})
+        EXPECT_DOUBLE_EQ(resumed.metrics[e][k].get<double>(), reference.metrics[e][k].get<double>()) << e << " " << k;
+  }
+}
+
+TEST_F(TrainerTest, OneWriterPerRunFolder) {
+  auto c = config("locked", 1);
+  fs::create_directories(c.out);
+  {
+    RunLock held(c.out);  // another writer of the same folder
+    EXPECT_ERROR_WITH(Trainer(c, quiet()).run(), "is being written by process " + std::to_string(::getpid()));
+    auto h = RunLock::holder(c.out);
+    ASSERT_TRUE(h.has_value());
+    EXPECT_EQ(h->pid, ::getpid());
+    EXPECT_FALSE(h->started.empty());
+  }
+  EXPECT_FALSE(RunLock::holder(c.out).has_value()) << "released with its holder";
+  EXPECT_FALSE(Trainer(c, quiet()).run().interrupted);
+  EXPECT_FALSE(RunLock::holder(c.out).has_value()) << "released when the run ends";
+  // a holder that dies (SIGKILL) leaves no stale lock
+  pid_t child = ::fork();
+  if (child == 0) {
+    RunLock mine(c.out);
+    ::pause();
+    ::_exit(0);
+  }
+  for (int i = 0; i < 200 && !RunLock::holder(c.out); ++i) ::usleep(10000);
+  auto h = RunLock::holder(c.out);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->pid, child);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_FALSE(RunLock::holder(c.out).has_value());
+}
+
+TEST_F(TrainerTest, ResumeRefusesFewerEpochsAndKeepsTheRecordedSettings) {
+  auto c = config("two", 2);
+  Trainer(c, quiet()).run();
+  auto saved = load_config(path("two/config.json"));
+  saved.epochs = 1;
+  EXPECT_ERROR_WITH(Trainer(saved, quiet()).run(true), "has finished 2 epochs; pass --epochs with more than 2");
+  EXPECT_EQ(nlohmann::json::parse(read_file(path("two/config.json")))["epochs"], 2) << "config.json is not rewritten";
+  saved.epochs = 3;
+  Trainer t(saved, quiet());
+  t.set_recorded_out(c.out);
+  t.run(true);
+  auto cfg = nlohmann::json::parse(read_file(path("two/config.json")));
+  EXPECT_EQ(cfg["epochs"], 3);
+  EXPECT_EQ(cfg["out"], c.out);
+}
+
+TEST_F(TrainerTest, AFailedStartLeavesNoRunFolder) {
+  auto c = config("never", 1);
+  c.data_dir = path("no-data-here");
+  EXPECT_ANY_THROW(Trainer(c, quiet()).run());
+  EXPECT_FALSE(fs::exists(dir / "never"));
+  c = config("never", 1);
+  c.out = "/proc/latentlab-cannot-be-here";
+  EXPECT_ERROR_WITH(Trainer(c, quiet()).run(), "--out /proc/latentlab-cannot-be-here");
+}
+
+TEST_F(TrainerTest, SettingsThatMeanNothingForTheModelAreRefused) {
+  TrainConfig c;
+  c.model = "gan";
+  c.contractive = 1;
+  EXPECT_ERROR_WITH(check_settings_apply(c), "--contractive does not apply to --model gan; it applies to ae, vae");
+  c = TrainConfig{};
+  c.model = "vae";
+  c.prior = "mixture";
+  EXPECT_ERROR_WITH(check_settings_apply(c), "--prior does not apply to --model vae; it applies to aae");
+  c = TrainConfig{};
+  c.model = "dcgan";
+  c.hidden = {64};
+  EXPECT_ERROR_WITH(check_settings_apply(c), "--hidden does not apply to --model dcgan");
+  c = TrainConfig{};
+  c.holdout = 1.5;
+  EXPECT_ERROR_WITH(check_settings_apply(c), "--holdout applies to image folders");
+  c = TrainConfig{};
+  c.model = "ae";
+  c.noise = "gaussian:0.3";
+  c.l1 = 0.1;
+  EXPECT_NO_THROW(check_settings_apply(c));
+  c = TrainConfig{};
+  c.model = "gan";
+  c.d_every = 2;
+  EXPECT_NO_THROW(check_settings_apply(c));
+}
+
 TEST_F(TrainerTest, InvalidSettingsAreRejectedBeforeAnyWork) {
   auto c = config("bad", 1);
   c.epochs = 0;
@@ -319,6 +440,10 @@ TEST_F(TrainerTest, InvalidSettingsAreRejectedBeforeAnyWork) {
   EXPECT_FALSE(fs::exists(dir / "bad"));
   EXPECT_ERROR_WITH(config_from_json(nlohmann::json{{"epochz", 3}}), "unknown setting 'epochz'");
   EXPECT_ERROR_WITH(config_from_json(nlohmann::json{{"epochs", "three"}}), "wrong type");
+  EXPECT_ERROR_WITH(config_from_json(nlohmann::json{{"epochs", 1.5}}), "setting 'epochs' must be a whole number (got 1.5)");
+  EXPECT_ERROR_WITH(config_from_json(nlohmann::json{{"seed", -1}}), "setting 'seed' must not be negative (got -1)");
+  EXPECT_EQ(config_from_json(nlohmann::json{{"epochs", 2.0}}).epochs, 2);
+  EXPECT_EQ(config_from_json(nlohmann::json{{"seed", 7}}).seed, 7u);
 }
 
 }  // namespace latentlab::test

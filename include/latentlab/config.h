@@ -32,7 +32,7 @@ struct TrainConfig {
   std::string arch;                     ///< mlp | conv networks; empty: the model's default (dcgan conv, others mlp)
   std::vector<int64_t> hidden;          ///< encoder hidden sizes (mirrored in the decoder); empty: the model's default
   int64_t latent = 0;                   ///< code size (nz of a GAN); 0: the model's default (20; GANs 100; aae 8)
-  std::string activation = "relu";      ///< relu | leaky_relu | elu | tanh | sigmoid (hidden layers and the AE code)
+  std::string activation = "relu";      ///< relu | leaky_relu | elu | tanh | sigmoid | identity (hidden layers and the AE code)
   std::string loss;                     ///< reconstruction loss bce | mse; empty: the model's default (vae bce, ae mse)
   // regularisers, for any autoencoder or VAE
   std::string noise;                    ///< denoising: gaussian:<sigma> | masking:<p> | salt-pepper:<p>; empty: none
@@ -63,6 +63,12 @@ struct TrainConfig {
 
 /// Checks every field; throws latentlab::Error naming the flag and the accepted values.
 void validate(const TrainConfig& c);
+
+/// Refuses settings that mean nothing for c.model or c.dataset: a model-specific setting (one that a
+/// registered model reads) away from its default with a model that does not read it, and image-folder
+/// settings with an IDX dataset. Errors name the flag and the models it applies to. Call it on the
+/// user's settings, before apply_model_defaults.
+void check_settings_apply(const TrainConfig& c);
 
 /// Fills the settings left to the model (batch_size, lr, latent and image_size 0, beta1 negative,
 /// empty hidden, loss and arch) from the model's registered defaults and then the global ones, so

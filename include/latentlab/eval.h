@@ -16,9 +16,14 @@ namespace latentlab {
 struct Pca {
   torch::Tensor mean;                ///< [D]
   torch::Tensor components;          ///< [k, D], orthonormal rows, by decreasing variance
-  torch::Tensor explained_variance;  ///< [k]
-  /// Fits k components to x [N, ...] (float); the covariance is accumulated in float64.
-  static Pca fit(const torch::Tensor& x, int64_t k);
+  torch::Tensor explained_variance;  ///< [k], variances along the components
+  double total_variance = 0;         ///< trace of the covariance (the variance of all D pixels)
+  /// Fits k components to x [N, ...] (float). Costs O(N D k) memory and time beyond small sizes:
+  /// D <= 4096: the D x D covariance (float64, exact); else N <= 4096: the N x N Gram matrix (exact);
+  /// else a randomized SVD (4 power iterations, 10 extra directions). `progress` hears each stage.
+  static Pca fit(const torch::Tensor& x, int64_t k, const std::function<void(const std::string&)>& progress = {});
+  /// Share of the total variance that the k components explain, in [0, 1].
+  double explained_fraction() const;
   torch::Tensor encode(const torch::Tensor& x) const;       ///< [b, k]
   torch::Tensor reconstruct(const torch::Tensor& x) const;  ///< the shape of x
 };
@@ -59,7 +64,9 @@ struct Generated {
 /// The seeds' generate(): draws `search` codes (prior draws * std + mean, which is N(mean, std^2) for a
 /// Gaussian prior), decodes them, scores them with the model's critic and keeps the `n` best, highest
 /// score first. search == 0 draws n images without scoring. Seeded by `seed`; works in chunks of 256.
-Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double mean, double std, uint64_t seed);
+/// `log`: where progress goes (nullptr: silent).
+Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double mean, double std, uint64_t seed,
+                          std::FILE* log = nullptr);
 
 }  // namespace latentlab
 
@@ -83,7 +90,9 @@ struct LikelihoodOptions {
 /// The model's ELBO (mean of the log importance weights) and the importance-weighted estimate of
 /// log p(x) (Burda et al.) with `samples` draws per image, in nats per image and bits per dimension,
 /// as JSON: elbo, log_likelihood, ..._bits_per_dim, samples, images.
-nlohmann::json evaluate_likelihood(ModelImpl& model, const Dataset& test, const LikelihoodOptions& opts = {});
+/// `log`: where progress goes (nullptr: silent).
+nlohmann::json evaluate_likelihood(ModelImpl& model, const Dataset& test, const LikelihoodOptions& opts = {},
+                                   std::FILE* log = nullptr);
 
 /// Binarises images in [0, 1]: each pixel is 1 with its value as probability (the "dynamic
 /// binarisation" of the IWAE paper), drawn from `seed`.
@@ -121,14 +130,21 @@ struct RunEvalOptions {
   std::vector<std::string> parts;
   /// Seed of the generated images.
   uint64_t seed = 0;
+  /// The folder the data was read from, recorded in each section's settings.
+  std::string data_dir;
 };
 
 /// Every measurement that applies to the model, as JSON with one object per section:
 /// "reconstruction" (models that reconstruct), "likelihood" (VAEs), "generator" (every model: prior
 /// samples scored by the dataset's classifier, trained and cached on first use; labelled data only),
 /// "codes" (models with an encoder: linear probe and k-NN, PCA beside them).
+/// Each section carries "settings": what it measured (data, sample counts, seeds).
 nlohmann::json evaluate_run(ModelImpl& model, const TrainConfig& c, const Splits& data, const RunEvalOptions& o,
                             std::FILE* log = stderr);
+
+/// An eval.json after a new call: the sections of `now` replace those of `earlier` of the same name,
+/// the others are kept.
+nlohmann::json merge_eval(const nlohmann::json& earlier, const nlohmann::json& now);
 
 }  // namespace latentlab
 

@@ -18,6 +18,17 @@ std::string read_file(const std::string& path);
 /// pixels between them: uint8 [H', W', C].
 torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = 8, int64_t padding = 2);
 
+/// Largest PNG grid written: libpng's default limit per side, and a bound on the pixels (memory).
+constexpr int64_t kMaxPngSide = 1000000;
+constexpr int64_t kMaxPngPixels = int64_t(1) << 28;
+
+/// Throws latentlab::Error naming `path` when a grid of n images of height x width with `nrow` per
+/// row would exceed what a PNG grid may hold; call it before the work that makes the images.
+void check_png_grid(const std::string& path, int64_t n, int64_t height, int64_t width, int64_t nrow, int64_t padding = 2);
+
+/// Throws unless `path` ends in .png or .npy (the outputs write_images knows).
+void check_image_output(const std::string& path);
+
 /// Writes images [n, C, H, W] in [0, 1] as a PNG grid (atomically).
 void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t nrow = 8);
 

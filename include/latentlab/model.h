@@ -59,8 +59,12 @@ class ModelImpl : public torch::nn::Module {
   /// Reconstructs images in [0, 1]; models that cannot throw latentlab::Error.
   virtual torch::Tensor reconstruct(const torch::Tensor& x);
   virtual bool can_reconstruct() const { return false; }
+  /// Whether code() is available (models with an encoder).
+  virtual bool has_codes() const { return can_reconstruct(); }
   /// The code of images x (the mean for a VAE), [b, latent_dim()]; models without an encoder throw.
   virtual torch::Tensor code(const torch::Tensor& x);
+  /// Whether code_jacobian_sq() is available (MLP encoders).
+  virtual bool has_encoder_jacobian() const { return false; }
   /// Per image, the squared Frobenius norm of d code / d x; models without an MLP encoder throw.
   virtual torch::Tensor code_jacobian_sq(const torch::Tensor& x);
   /// Whether log_importance_weights() is available (VAEs).
@@ -80,9 +84,13 @@ using Model = std::shared_ptr<ModelImpl>;
 class ModelRegistry {
  public:
   using Factory = std::function<Model(const TrainConfig&, const ImageShape&)>;
-  /// `defaults` holds the settings the model picks when they are left unset (batch_size, hidden, loss).
-  static bool add(const std::string& name, const std::string& summary, nlohmann::json defaults, Factory f);
+  /// `defaults` holds the settings the model picks when they are left unset (batch_size, hidden, loss);
+  /// `reads` names the model-specific settings (config.json keys) the model uses: any other such
+  /// setting given with this model is refused (check_settings_apply).
+  static bool add(const std::string& name, const std::string& summary, nlohmann::json defaults, Factory f,
+                  std::vector<std::string> reads);
   static bool has(const std::string& name);
+  static const std::vector<std::string>& reads(const std::string& name);
   static const nlohmann::json& defaults(const std::string& name);
   /// Builds the model named by c.model (its defaults filled in); throws latentlab::Error for an unknown
   /// name or bad options.

@@ -27,6 +27,26 @@ class Progress {
   clock::time_point start_, last_draw_;
 };
 
+/// Progress of any counted task (classifier epochs, sample drawing, evaluation passes): a bar on a
+/// terminal, a plain line at each quarter in logs, and a closing line.
+class TaskProgress {
+ public:
+  /// `what` names the task ("classifier epoch 1/3"), `total` counts `unit`s ("images", "batches").
+  TaskProgress(std::FILE* out, std::string what, int64_t total, std::string unit, int tty = -1);
+  /// `done` units so far (cheap when nothing is drawn).
+  void update(int64_t done);
+  /// Prints "<what>: <summary> (<seconds>)".
+  void finish(const std::string& summary = "done");
+
+ private:
+  using clock = std::chrono::steady_clock;
+  std::FILE* out_;
+  std::string what_, unit_;
+  int64_t total_, next_plain_;
+  bool tty_, drawn_ = false;
+  clock::time_point start_, last_draw_;
+};
+
 /// "1m05s" style durations.
 std::string format_duration(double seconds);
 

@@ -26,4 +26,7 @@ std::vector<nlohmann::json> read_metrics(const std::string& path, int64_t* skipp
 /// Base64 of bytes (RFC 4648, with padding), for data URIs.
 std::string base64(const std::string& bytes);
 
+/// Orders names with their numbers by value: samples-2.png before samples-10.png.
+bool natural_less(const std::string& a, const std::string& b);
+
 }  // namespace latentlab

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "latentlab/run_lock.h"
 #include "latentlab/config.h"
 #include "latentlab/data.h"
 #include "latentlab/model.h"
@@ -81,16 +82,20 @@ class Trainer {
   TrainResult run(bool resume = false);
   const TrainConfig& config() const { return config_; }
   Model model() const { return model_; }
+  /// The "out" that config.json records, when it differs from the folder written (a resumed run keeps
+  /// the path it was created with, however --resume was typed).
+  void set_recorded_out(std::string out) { recorded_out_ = std::move(out); }
 
  private:
   void setup();
   nlohmann::json train_epoch(int64_t epoch);
+  /// The test pass; null when a stop was requested during it.
   nlohmann::json evaluate();
   void write_images(int64_t epoch);
   /// samples-latest.png from the fixed codes, during an epoch (--preview-every).
   void write_preview();
   /// `partial`: where an interrupted epoch stopped (with the CPU generator's state), else null.
-  void save_checkpoint(int64_t epoch, const nlohmann::json& partial = nullptr);
+  void save_checkpoint(int64_t epoch, const nlohmann::json& partial = nullptr, const torch::Tensor& rng = {});
   /// Builds one optimiser per phase (after any weights are loaded: they alias the parameters).
   void build_optimizers();
   /// Loads weights and optimiser state from the run folder's checkpoint; returns its epoch.
@@ -109,6 +114,10 @@ class Trainer {
   std::vector<nlohmann::json> metrics_;
   nlohmann::json partial_;     // from a checkpoint written mid-epoch
   torch::Tensor partial_rng_;  // the CPU generator's state there
+  // where the last training pass ended (its sums and generator state), for a stop during the test pass
+  nlohmann::json pass_end_;
+  torch::Tensor pass_end_rng_;
+  std::string recorded_out_;
 };
 
 }  // namespace latentlab

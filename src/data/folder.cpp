@@ -1,9 +1,11 @@
 #include <ATen/Parallel.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+
 #include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -15,6 +17,30 @@ namespace fs = std::filesystem;
 
 namespace latentlab {
 namespace {
+
+// Sends file descriptor 2 to /dev/null for its lifetime.
+class QuietStderr {
+ public:
+  QuietStderr() {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved_ >= 0 && null >= 0) ::dup2(null, 2);
+    if (null >= 0) ::close(null);
+  }
+  ~QuietStderr() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+  }
+  QuietStderr(const QuietStderr&) = delete;
+  QuietStderr& operator=(const QuietStderr&) = delete;
+
+ private:
+  int saved_ = -1;
+};
+
 
 bool is_image_name(const fs::path& p) {
   std::string e = p.extension().string();
@@ -87,9 +113,14 @@ Splits load_image_folder(const FolderOptions& o, std::FILE* log) {
   auto images = torch::empty({n, o.channels, s, s}, torch::kUInt8);
   std::vector<char> ok(n, 0);
   uint8_t* base = images.data_ptr<uint8_t>();
-  at::parallel_for(0, n, 8, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) ok[i] = decode_into(files[i], o, base + i * per);
-  });
+  {
+    // The image libraries print their own complaints about a malformed file ("libpng error: ...")
+    // on stderr; those files are reported below in our words, so their text is kept off the screen.
+    QuietStderr quiet;
+    at::parallel_for(0, n, 8, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) ok[i] = decode_into(files[i], o, base + i * per);
+    });
+  }
   // Labels: the index of each file's sub-folder (relative to the root), sorted.
   std::map<std::string, int64_t> class_index;
   std::vector<std::string> rel_dirs(n);
@@ -131,8 +162,12 @@ Splits load_image_folder(const FolderOptions& o, std::FILE* log) {
     (test ? test_idx : train_idx).push_back(i);
   }
   if (test_idx.empty() || train_idx.empty()) {
-    std::fprintf(log, "note: %s: %lld images are too few to hold out %.0f%%; the test split is the training set\n",
-                 where.c_str(), (long long)m, o.holdout * 100);
+    if (o.holdout == 0)
+      std::fprintf(log, "note: %s: --holdout 0 trains on all %lld images; the test figures are measured on them too\n",
+                   where.c_str(), (long long)m);
+    else
+      std::fprintf(log, "note: %s: %lld image%s too few to hold out %g%%; the test split is the training set\n",
+                   where.c_str(), (long long)m, m == 1 ? " is" : "s are", o.holdout * 100);
     train_idx.resize(m);
     for (int64_t i = 0; i < m; ++i) train_idx[i] = i;
     test_idx = train_idx;

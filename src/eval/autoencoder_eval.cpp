@@ -26,8 +26,9 @@ nlohmann::json evaluate_autoencoder(ModelImpl& model, const TrainConfig& c, cons
   auto rec = [&](const torch::Tensor& x) { return model.reconstruct(x); };
   nlohmann::json j;
   j["test_mse"] = reconstruction_mse(test, rec);
-  Pca pca = Pca::fit(to_float(train.images), model.latent_dim());
-  j["pca_dim"] = model.latent_dim();
+  Pca pca = Pca::fit(to_float(train.images), std::min(model.latent_dim(), train.size()),
+                     [](const std::string& m) { std::fprintf(stderr, "eval: %s\n", m.c_str()); });
+  j["pca_dim"] = pca.components.size(0);
   j["pca_test_mse"] = reconstruction_mse(test, [&](const torch::Tensor& x) { return pca.reconstruct(x); });
   std::string noise = opts.noise.empty() ? c.noise : opts.noise;
   if (!noise.empty()) {
@@ -39,7 +40,7 @@ nlohmann::json evaluate_autoencoder(ModelImpl& model, const TrainConfig& c, cons
   // codes and the encoder's Jacobian over the test set
   Batcher batches(test, 500, false);
   double exact = 0, near = 0, jnorm = 0, count = 0;
-  bool has_jacobian = true;
+  const bool has_jacobian = model.has_encoder_jacobian();
   std::vector<torch::Tensor> all_codes;
   for (int64_t b = 0; b < batches.batches(); ++b) {
     auto x = batches.batch(b);
@@ -48,13 +49,7 @@ nlohmann::json evaluate_autoencoder(ModelImpl& model, const TrainConfig& c, cons
     exact += (z == 0).sum().item<double>();
     near += (z.abs() < opts.zero_tolerance).sum().item<double>();
     count += static_cast<double>(z.numel());
-    if (has_jacobian) {
-      try {
-        jnorm += model.code_jacobian_sq(x).sqrt().sum().item<double>();
-      } catch (const Error&) {  // no MLP encoder: no Jacobian figure
-        has_jacobian = false;
-      }
-    }
+    if (has_jacobian) jnorm += model.code_jacobian_sq(x).sqrt().sum().item<double>();
   }
   j["code_exact_zero_fraction"] = exact / count;
   j["code_near_zero_fraction"] = near / count;

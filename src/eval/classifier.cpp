@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "latentlab/error.h"
+#include "latentlab/progress.h"
 #include "latentlab/io.h"
 #include "latentlab/train.h"
 
@@ -70,15 +71,19 @@ TrainedClassifier train_classifier(const Splits& data, const std::string& name, 
       static_cast<torch::optim::AdamOptions&>(g.options()).lr(o.lr * std::pow(0.3, std::max<int64_t>(0, e - 2)));
     out.net->train();
     batches.start_epoch(gen);
+    TaskProgress progress(log, "classifier " + name + ": epoch " + std::to_string(e) + "/" + std::to_string(o.epochs),
+                          batches.batches(), "batches");
     for (int64_t b = 0; b < batches.batches(); ++b) {
       auto loss = torch::cross_entropy_loss(out.net->forward(batches.batch(b)), batches.labels(b));
       opt.zero_grad();
       loss.backward();
       opt.step();
+      progress.update(b + 1);
     }
     out.test_accuracy = accuracy(out.net, data.test);
-    std::fprintf(log, "classifier %s: epoch %lld/%lld, test accuracy %.4f\n", name.c_str(), (long long)e,
-                 (long long)o.epochs, out.test_accuracy);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "test accuracy %.4f", out.test_accuracy);
+    progress.finish(buf);
   }
   out.net->eval();
   return out;

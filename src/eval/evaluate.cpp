@@ -18,31 +18,44 @@ nlohmann::json evaluate_run(ModelImpl& model, const TrainConfig& c, const Splits
   nlohmann::json j;
   j["model"] = c.model;
   j["dataset"] = c.dataset;
-  auto timed = [&](const std::string& name, auto&& f) {
+  // Each section records what it measured: the data it read and its own settings, so that sections
+  // measured by separate calls can sit side by side in one eval.json.
+  auto timed = [&](const std::string& name, nlohmann::json settings, auto&& f) {
+    std::fprintf(log, "eval: %s ...\n", name.c_str());
     auto t0 = std::chrono::steady_clock::now();
     nlohmann::json r = f();
     r["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    settings["dataset"] = c.dataset;
+    settings["data_dir"] = o.data_dir;
+    r["settings"] = settings;
     j[name] = r;
     std::fprintf(log, "eval: %s done in %.1fs\n", name.c_str(), r["seconds"].get<double>());
   };
   if (wanted("reconstruction")) {
     if (model.can_reconstruct())
-      timed("reconstruction", [&] { return evaluate_autoencoder(model, c, data.train, data.test, o.reconstruction); });
+      timed("reconstruction",
+            {{"noise", o.reconstruction.noise.empty() ? c.noise : o.reconstruction.noise},
+             {"zero_tolerance", o.reconstruction.zero_tolerance},
+             {"seed", o.reconstruction.seed}},
+            [&] { return evaluate_autoencoder(model, c, data.train, data.test, o.reconstruction); });
     else
       require(!explicitly("reconstruction"), "eval --parts reconstruction: model " + c.model + " does not reconstruct images");
   }
   if (wanted("likelihood")) {
     if (model.has_likelihood())
-      timed("likelihood", [&] { return evaluate_likelihood(model, data.test, o.likelihood); });
+      timed("likelihood",
+            {{"iw_samples", o.likelihood.samples}, {"iw_images", o.likelihood.images}, {"binarize", o.likelihood.binarize},
+             {"seed", o.likelihood.seed}},
+            [&] { return evaluate_likelihood(model, data.test, o.likelihood, log); });
     else
       require(!explicitly("likelihood"), "eval --parts likelihood: model " + c.model + " has no likelihood (VAEs have one)");
   }
   bool labelled = data.train.labels.numel() > 0 && data.train.labels.max().item<int64_t>() >= 1;
   if (wanted("generator")) {
     if (labelled) {
-      timed("generator", [&] {
+      timed("generator", {{"fd_images", o.fd_images}, {"seed", o.seed}}, [&] {
         auto cls = classifier_for(c, data, log);
-        auto images = generate_images(model, o.fd_images, 0, 0, 1, o.seed).images.cpu();
+        auto images = generate_images(model, o.fd_images, 0, 0, 1, o.seed, log).images.cpu();
         return evaluate_images(images, cls, data.test);
       });
     } else {
@@ -50,19 +63,18 @@ nlohmann::json evaluate_run(ModelImpl& model, const TrainConfig& c, const Splits
     }
   }
   if (wanted("codes")) {
-    bool has_code = true;
-    try {
-      torch::NoGradGuard g;
-      model.code(to_float(data.test.images.slice(0, 0, 1)));
-    } catch (const Error&) {
-      has_code = false;
-    }
-    if (has_code && labelled)
-      timed("codes", [&] { return evaluate_codes(model, data.train, data.test); });
+    if (model.has_codes() && labelled)
+      timed("codes", nlohmann::json::object(), [&] { return evaluate_codes(model, data.train, data.test); });
     else
       require(!explicitly("codes"), "eval --parts codes: model " + c.model + " has no encoder, or the data no labels");
   }
   return j;
+}
+
+nlohmann::json merge_eval(const nlohmann::json& earlier, const nlohmann::json& now) {
+  nlohmann::json out = earlier.is_object() ? earlier : nlohmann::json::object();
+  for (auto it = now.begin(); it != now.end(); ++it) out[it.key()] = it.value();
+  return out;
 }
 
 }  // namespace latentlab

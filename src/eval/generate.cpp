@@ -1,5 +1,6 @@
 #include "latentlab/error.h"
 #include "latentlab/eval.h"
+#include "latentlab/progress.h"
 
 namespace latentlab {
 
@@ -8,7 +9,8 @@ torch::Device model_device(ModelImpl& model) {
   return params.empty() ? torch::Device(torch::kCPU) : params[0].device();
 }
 
-Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double mean, double std, uint64_t seed) {
+Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double mean, double std, uint64_t seed,
+                          std::FILE* log) {
   require(n >= 1, "generate: -n must be at least 1");
   require(search == 0 || search >= n, "generate: --search " + std::to_string(search) + " must be at least -n (" +
                                           std::to_string(n) + "), or 0 to keep every sample");
@@ -22,11 +24,15 @@ Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double me
   auto device = model_device(model);
   auto z = model.sample_prior(total, torch::TensorOptions(torch::kFloat32)).mul_(std).add_(mean).to(device);
   std::vector<torch::Tensor> images, scores;
+  std::unique_ptr<TaskProgress> progress;
+  if (log) progress = std::make_unique<TaskProgress>(log, search ? "generate (ranking by the discriminator)" : "generate", total, "images");
   for (int64_t start = 0; start < total; start += 256) {
+    if (progress) progress->update(start);
     auto x = model.decode(z.slice(0, start, std::min(total, start + 256)));
     if (search) scores.push_back(model.critic_score(x).reshape({-1}));
     images.push_back(x);
   }
+  if (progress) progress->finish(std::to_string(total) + " images drawn");
   Generated g;
   g.images = torch::cat(images);
   if (!search) return g;

@@ -29,7 +29,7 @@ torch::Tensor interpolate_images(ModelImpl& model, const torch::Tensor& x_from, 
 
 torch::Tensor latent_manifold(ModelImpl& model, int64_t n, int64_t dim_x, int64_t dim_y, double span) {
   const int64_t d = model.latent_dim();
-  require(n >= 2 && n <= 100, "manifold: --n must be in [2, 100]");
+  require(n >= 2 && n <= 100, "manifold: -n must be in [2, 100] images per side (got " + std::to_string(n) + ")");
   require(dim_x >= 0 && dim_x < d && dim_y >= 0 && dim_y < d && dim_x != dim_y,
           "manifold: --dims must name two different code dimensions below " + std::to_string(d));
   require(span > 0, "manifold: --span must be positive");

@@ -94,7 +94,8 @@ void register_aae() {
                                                             .activation(c.activation)
                                                             .loss(c.loss)
                                                             .prior(c.prior));
-                     });
+                     },
+                     {"arch", "hidden", "activation", "loss", "prior"});
 }
 
 }  // namespace latentlab

@@ -71,7 +71,8 @@ void register_ae() {
                      {{"batch_size", 32}, {"hidden", {256, 64}}, {"loss", "mse"}},
                      [](const TrainConfig& c, const ImageShape& shape) -> Model {
                        return std::make_shared<AutoencoderImpl>(c, shape);
-                     });
+                     },
+                     {"arch", "hidden", "activation", "loss", "dropout", "noise", "l1", "sparsity", "contractive"});
 }
 
 }  // namespace latentlab

@@ -107,9 +107,11 @@ void register_gan() {
   conv["arch"] = "conv";
   conv["image_size"] = 96;
   ModelRegistry::add("gan", "the simplest GAN: MLP G (100-256-512-1024-784, tanh) and D (mirror); --arch conv for DCGAN nets",
-                     mlp, [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "gan"); });
-  ModelRegistry::add("dcgan", "the seeds' DCGAN NetG/NetD (nz 100, ngf = ndf = 64) for 28, 32, 64 and 96 pixel images",
-                     conv, [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "dcgan"); });
+                     mlp, [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "gan"); },
+                     {"arch", "hidden", "ngf", "ndf", "d_every", "g_every"});
+  ModelRegistry::add("dcgan", "DCGAN NetG/NetD (nz 100, ngf = ndf = 64): the anime seed's nets at 96 pixels, the same pattern scaled to 28, 32 and 64",
+                     conv, [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "dcgan"); },
+                     {"arch", "ngf", "ndf", "d_every", "g_every"});
 }
 
 }  // namespace latentlab

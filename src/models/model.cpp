@@ -10,6 +10,7 @@ struct Entry {
   std::string summary;
   nlohmann::json defaults;
   ModelRegistry::Factory factory;
+  std::vector<std::string> reads;
 };
 std::map<std::string, Entry>& table() {
   static std::map<std::string, Entry> t;
@@ -47,9 +48,15 @@ torch::Tensor ModelImpl::critic_score(const torch::Tensor&) {
   throw Error("model " + kind() + " has no discriminator to score images with; --search needs a GAN (gan, dcgan)");
 }
 
-bool ModelRegistry::add(const std::string& name, const std::string& summary, nlohmann::json defaults, Factory f) {
-  table()[name] = {summary, std::move(defaults), std::move(f)};
+bool ModelRegistry::add(const std::string& name, const std::string& summary, nlohmann::json defaults, Factory f,
+                        std::vector<std::string> reads) {
+  table()[name] = {summary, std::move(defaults), std::move(f), std::move(reads)};
   return true;
+}
+
+const std::vector<std::string>& ModelRegistry::reads(const std::string& name) {
+  require(has(name), "--model " + name + ": unknown model; choose one of " + names_joined());
+  return table().at(name).reads;
 }
 
 const nlohmann::json& ModelRegistry::defaults(const std::string& name) {

@@ -149,7 +149,8 @@ void register_vae() {
                                                             .kl_warmup(c.kl_warmup)
                                                             .posterior(c.posterior)
                                                             .regularizers(Regularizers(c)));
-                     });
+                     },
+                     {"arch", "hidden", "activation", "loss", "dropout", "beta", "kl_warmup", "posterior", "noise", "l1", "sparsity", "contractive"});
 }
 
 }  // namespace latentlab

@@ -36,7 +36,7 @@ const Spec& spec(int64_t size) {
   std::string sizes;
   for (auto v : dcgan_sizes()) sizes += (sizes.empty() ? "" : ", ") + std::to_string(v);
   throw Error("the DCGAN networks are defined for images of " + sizes + " pixels, not " + std::to_string(size) +
-              "; pass --image-size with one of these (image folders), or use --arch mlp");
+              "; pass --image-size with one of these (image folders), or, for models other than dcgan, --arch mlp (the MLP GAN is --model gan)");
 }
 
 // Flattens [b, nz] codes to [b, nz, 1, 1] inside the Sequential.

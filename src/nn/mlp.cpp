@@ -11,7 +11,7 @@ Activation parse_activation(const std::string& name) {
   if (name == "tanh") return Activation::tanh;
   if (name == "sigmoid") return Activation::sigmoid;
   if (name == "identity" || name == "none") return Activation::identity;
-  throw Error("activation '" + name + "' is unknown; choose relu, leaky_relu, elu, tanh, sigmoid or identity");
+  throw Error("--activation " + name + ": unknown activation; choose relu, leaky_relu, elu, tanh, sigmoid or identity");
 }
 
 torch::Tensor apply_activation(const torch::Tensor& x, Activation a) {

@@ -13,6 +13,7 @@
 
 #include "latentlab/dashboard.h"
 #include "latentlab/error.h"
+#include "latentlab/run_lock.h"
 #include "latentlab/report.h"
 
 namespace fs = std::filesystem;
@@ -66,10 +67,14 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// "running" while a file changed in the last five minutes.
-std::string status_of(const std::vector<FileInfo>& files, double updated) {
+// "running" while a process holds the run's lock (certain); runs written before the lock existed
+// have no .lock file and count as running while a file changed in the last five minutes.
+std::string status_of(const fs::path& run, const std::vector<FileInfo>& files, double updated) {
+  std::error_code ec;
+  bool lockable = fs::exists(run / ".lock", ec);
+  if (lockable && RunLock::holder(run.string())) return "running";
   if (find(files, "model")) return "finished";
-  if (now_seconds() - updated < kRunningWindowSeconds) return "running";
+  if (!lockable && now_seconds() - updated < kRunningWindowSeconds) return "running";
   return find(files, "checkpoint") ? "stopped" : "incomplete";
 }
 
@@ -97,7 +102,7 @@ json summary(const fs::path& run, const std::vector<FileInfo>& files, const json
   }
   s["updated"] = updated;
   s["stamp"] = std::to_string(std::hash<std::string>{}(stamp));
-  s["status"] = status_of(files, updated);
+  s["status"] = status_of(run, files, updated);
   return s;
 }
 
@@ -148,7 +153,7 @@ json list_runs(const std::string& runs_dir) {
       auto it = cache.entries.find(run.string());
       if (it != cache.entries.end() && it->second.key == key) {
         json s = it->second.summary;
-        s["status"] = status_of(it->second.files, s["updated"].get<double>());
+        s["status"] = status_of(run, it->second.files, s["updated"].get<double>());
         out.push_back(std::move(s));
         continue;
       }

@@ -1,7 +1,10 @@
 #include "latentlab/config.h"
 
 #include <cmath>
+#include <algorithm>
 #include <fstream>
+#include <set>
+#include <type_traits>
 
 #include "latentlab/data.h"
 #include "latentlab/error.h"
@@ -26,6 +29,30 @@ nlohmann::json to_json(const TrainConfig& c) {
   return j;
 }
 
+namespace {
+
+// Reads one setting, refusing what a plain get_to would silently change: a fraction for a whole
+// number ({"epochs": 1.5} is not 1) and a negative value for an unsigned one ({"seed": -1}).
+template <class T>
+void read_setting(const nlohmann::json& v, T& out, const std::string& key, const std::string& source) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    bool whole = v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) &&
+                                           std::floor(v.get<double>()) == v.get<double>() && std::fabs(v.get<double>()) < 9e15);
+    if (v.is_number() && !whole)
+      throw Error(source + ": setting '" + key + "' must be a whole number (got " + v.dump() + ")");
+    if (std::is_unsigned_v<T> && v.is_number() && !v.is_number_unsigned() &&
+        (v.is_number_integer() ? v.get<int64_t>() < 0 : v.get<double>() < 0))
+      throw Error(source + ": setting '" + key + "' must not be negative (got " + v.dump() + ")");
+    if (v.is_number_float()) {
+      out = static_cast<T>(v.get<double>());
+      return;
+    }
+  }
+  v.get_to(out);
+}
+
+}  // namespace
+
 TrainConfig config_from_json(const nlohmann::json& j, TrainConfig c, const std::string& source) {
   require(j.is_object(), source + ": expected a JSON object of settings");
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -33,7 +60,7 @@ TrainConfig config_from_json(const nlohmann::json& j, TrainConfig c, const std::
     bool known = false;
     try {
 #define X(f) \
-  if (key == #f) { it.value().get_to(c.f); known = true; }
+  if (key == #f) { read_setting(it.value(), c.f, key, source); known = true; }
       LATENTLAB_CONFIG_FIELDS(X)
 #undef X
     } catch (const nlohmann::json::exception& e) {
@@ -61,6 +88,36 @@ TrainConfig load_config(const std::string& path, TrainConfig base) {
     throw Error(path + ": not valid JSON (" + std::string(e.what()) + ")");
   }
   return config_from_json(j, std::move(base), path);
+}
+
+void check_settings_apply(const TrainConfig& c) {
+  require(ModelRegistry::has(c.model),
+          "--model " + c.model + ": unknown model; choose one of " + ModelRegistry::names_joined());
+  const nlohmann::json mine = to_json(c), unset = to_json(TrainConfig{});
+  auto flag = [](std::string k) {
+    for (auto& ch : k)
+      if (ch == '_') ch = '-';
+    return "--" + k;
+  };
+  // a model-specific setting (one that some model reads) given a value with a model that does not read it
+  const auto& reads = ModelRegistry::reads(c.model);
+  std::set<std::string> checked;
+  for (const auto& [name, summary] : ModelRegistry::list())
+    for (const auto& key : ModelRegistry::reads(name)) {
+      if (!checked.insert(key).second || mine[key] == unset[key]) continue;
+      if (std::find(reads.begin(), reads.end(), key) != reads.end()) continue;
+      std::string models;
+      for (const auto& [other, s2] : ModelRegistry::list()) {
+        const auto& r = ModelRegistry::reads(other);
+        if (std::find(r.begin(), r.end(), key) != r.end()) models += (models.empty() ? "" : ", ") + other;
+      }
+      throw Error(flag(key) + " does not apply to --model " + c.model + "; it applies to " + models);
+    }
+  // settings of image folders given for an IDX dataset
+  if (!is_folder_dataset(c))
+    for (const char* key : {"holdout", "strict"})
+      require(mine[key] == unset[key], flag(key) + " applies to image folders (--dataset folder:<path>) only; " + c.dataset +
+                                           " has its own test split");
 }
 
 bool is_folder_dataset(const TrainConfig& c) { return c.dataset.rfind("folder:", 0) == 0; }

@@ -61,4 +61,39 @@ void Progress::end_epoch(const std::string& summary) {
   std::fflush(out_);
 }
 
+TaskProgress::TaskProgress(std::FILE* out, std::string what, int64_t total, std::string unit, int tty)
+    : out_(out), what_(std::move(what)), unit_(std::move(unit)), total_(std::max<int64_t>(1, total)),
+      next_plain_(std::max<int64_t>(1, total / 4)), tty_(tty < 0 ? ::isatty(fileno(out)) != 0 : tty != 0) {
+  start_ = last_draw_ = clock::now();
+}
+
+void TaskProgress::update(int64_t done) {
+  auto now = clock::now();
+  bool draw = tty_ ? now - last_draw_ > std::chrono::milliseconds(200) : (done >= next_plain_ && done < total_);
+  if (!draw) return;
+  last_draw_ = now;
+  double secs = std::chrono::duration<double>(now - start_).count();
+  double eta = done > 0 ? secs / static_cast<double>(done) * static_cast<double>(total_ - done) : NAN;
+  if (tty_) {
+    int width = 24, filled = static_cast<int>(width * std::min(done, total_) / total_);
+    std::string bar(filled, '#');
+    bar.append(width - filled, '.');
+    std::fprintf(out_, "\r\033[K%s [%s] %lld/%lld %s  ETA %s", what_.c_str(), bar.c_str(), (long long)done,
+                 (long long)total_, unit_.c_str(), format_duration(eta).c_str());
+    drawn_ = true;
+  } else {
+    while (next_plain_ <= done) next_plain_ += std::max<int64_t>(1, total_ / 4);
+    std::fprintf(out_, "%s: %lld/%lld %s, eta %s\n", what_.c_str(), (long long)done, (long long)total_, unit_.c_str(),
+                 format_duration(eta).c_str());
+  }
+  std::fflush(out_);
+}
+
+void TaskProgress::finish(const std::string& summary) {
+  double secs = std::chrono::duration<double>(clock::now() - start_).count();
+  if (drawn_) std::fprintf(out_, "\r\033[K");
+  std::fprintf(out_, "%s: %s (%s)\n", what_.c_str(), summary.c_str(), format_duration(secs).c_str());
+  std::fflush(out_);
+}
+
 }  // namespace latentlab

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <cstdlib>
 #include <thread>
 
 #include "latentlab/build_config.h"
@@ -37,7 +38,15 @@ uint64_t epoch_seed(uint64_t seed, int64_t epoch) {
 }
 
 int64_t apply_threads(int64_t threads) {
-  int64_t n = threads > 0 ? threads : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  int64_t n = threads;
+  if (n <= 0) {
+    // OMP_NUM_THREADS, where it is a positive count, as for any OpenMP program; else every core
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    char* end = nullptr;
+    long v = env ? std::strtol(env, &end, 10) : 0;
+    n = (env && end != env && *end == '\0' && v > 0 && v <= 1024) ? v
+                                                                   : std::max<int64_t>(1, std::thread::hardware_concurrency());
+  }
   torch::set_num_threads(static_cast<int>(n));
   return n;
 }
@@ -244,9 +253,13 @@ LoadedModel load_model_file(const std::string& path) {
 LoadedModel load_run(const std::string& run_dir) {
   namespace fs = std::filesystem;
   require(fs::is_directory(run_dir), run_dir + ": no such run folder");
-  for (const char* name : {"model", "checkpoint"}) {
-    fs::path p = fs::path(run_dir) / name;
-    if (fs::exists(p)) return load_model_file(p.string());
+  fs::path model = fs::path(run_dir) / "model", checkpoint = fs::path(run_dir) / "checkpoint";
+  if (fs::exists(model)) return load_model_file(model.string());
+  if (fs::exists(checkpoint)) {
+    auto m = load_model_file(checkpoint.string());
+    std::fprintf(stderr, "note: %s has no final model file (training is unfinished or was interrupted); using the weights of "
+                 "its last checkpoint\n", run_dir.c_str());
+    return m;
   }
   throw Error(run_dir + ": holds neither a model nor a checkpoint file; is it a latentlab run folder?");
 }

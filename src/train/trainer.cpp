@@ -11,6 +11,7 @@
 #include "latentlab/io.h"
 #include "latentlab/progress.h"
 #include "latentlab/report.h"
+#include "latentlab/run_lock.h"
 #include "latentlab/train.h"
 
 namespace fs = std::filesystem;
@@ -192,12 +193,16 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
   }
   if (!check_now) check_device_flag();
   double secs = seconds_before + seconds_since(t0);
-  if (b < batcher.batches()) {
-    // interrupted (request_stop): a checkpoint that resumes at this very batch
-    save_checkpoint(epoch - 1, {{"epoch", epoch}, {"next_batch", b}, {"skipped", skipped}, {"seconds", secs}, {"sums", sums.save()}});
+  nlohmann::json here = {{"epoch", epoch}, {"next_batch", b}, {"skipped", skipped}, {"seconds", secs}, {"sums", sums.save()}};
+  if (stop_requested()) {
+    // interrupted (request_stop): a checkpoint that resumes at this very batch (after the last one:
+    // at the test pass), written before anything else
+    save_checkpoint(epoch - 1, here);
     g_stop_requested.store(false);  // served
     return nullptr;
   }
+  pass_end_ = here;
+  pass_end_rng_ = at::detail::getDefaultCPUGenerator().get_state();
   require(sums.names.size() > 0, "epoch " + std::to_string(epoch) + ": every batch had a non-finite loss or gradient and was skipped; "
                                  "training stopped. Lower --lr.");
   nlohmann::json m;
@@ -220,9 +225,11 @@ nlohmann::json Trainer::evaluate() {
   Batcher& batcher = *test_batches_;
   TermSums sums;
   for (int64_t b = 0; b < batcher.batches(); ++b) {
+    if (stop_requested()) return nullptr;
     torch::Tensor x = batcher.batch(b);
     sums.add(model_->eval_losses(x), x.size(0), "loss", "");
   }
+  if (stop_requested()) return nullptr;
   nlohmann::json m;
   sums.to_json(m, "test_");
   return m;
@@ -257,12 +264,12 @@ void Trainer::build_optimizers() {
   }
 }
 
-void Trainer::save_checkpoint(int64_t epoch, const nlohmann::json& partial) {
+void Trainer::save_checkpoint(int64_t epoch, const nlohmann::json& partial, const torch::Tensor& rng) {
   auto a = model_archive("checkpoint", config_, shape_, *model_);
   a.write("epoch", c10::IValue(epoch));
   if (!partial.is_null()) {
     a.write("partial", c10::IValue(partial.dump()));
-    a.write("partial_rng", at::detail::getDefaultCPUGenerator().get_state());
+    a.write("partial_rng", rng.defined() ? rng : at::detail::getDefaultCPUGenerator().get_state());
   }
   for (size_t i = 0; i < optims_.size(); ++i) {
     torch::serialize::OutputArchive o;
@@ -323,8 +330,15 @@ TrainResult Trainer::run(bool resume) {
     require(!fs::exists(path_in(config_.out, "checkpoint")),
             "--out " + config_.out + ": already holds a run; pass --resume " + config_.out + " to continue it or choose another --out");
   }
-  fs::create_directories(config_.out);
+  check_run_folder_creatable(config_.out);
+  // everything that can refuse the run (data, model options) runs before the folder is made
   setup();
+  {
+    std::error_code ec;
+    fs::create_directories(config_.out, ec);
+    require(!ec, "--out " + config_.out + ": cannot create the run folder (" + ec.message() + ")");
+  }
+  RunLock lock(config_.out);  // held until run() returns or throws
   int64_t start = 0;
   if (!resume) {
     build_optimizers();
@@ -335,6 +349,9 @@ TrainResult Trainer::run(bool resume) {
     build_optimizers();
   } else {
     start = load_checkpoint();
+    require(start <= config_.epochs, "--resume " + config_.out + ": the run has finished " + std::to_string(start) +
+                                         " epochs; pass --epochs with more than " + std::to_string(start) +
+                                         " to train further (--epochs " + std::to_string(config_.epochs) + " was asked)");
     // Keep the metrics of the epochs the checkpoint holds.
     for (auto& j : read_metrics(path_in(config_.out, "metrics.jsonl")))
       if (j.contains("epoch") && j["epoch"].is_number() && j["epoch"].get<double>() <= start) metrics_.push_back(std::move(j));
@@ -345,22 +362,34 @@ TrainResult Trainer::run(bool resume) {
       std::fprintf(log_, "resuming %s after epoch %lld of %lld\n", config_.out.c_str(), (long long)start,
                    (long long)config_.epochs);
   }
-  atomic_write(config_path, to_json(config_).dump(2) + "\n");
-  std::fprintf(log_, "run folder: %s (model %s, %lld parameters, device %s, %d threads)\n", config_.out.c_str(),
+  {
+    nlohmann::json recorded = to_json(config_);
+    if (!recorded_out_.empty()) recorded["out"] = recorded_out_;
+    atomic_write(config_path, recorded.dump(2) + "\n");
+  }
+  std::fprintf(log_, "run folder: %s (model %s, %lld parameters, device %s, %d thread%s)\n", config_.out.c_str(),
                config_.model.c_str(), [&] {
                  long long n = 0;
                  for (auto& p : model_->parameters()) n += p.numel();
                  return n;
-               }(), config_.device.c_str(), torch::get_num_threads());
+               }(), config_.device.c_str(), torch::get_num_threads(), torch::get_num_threads() == 1 ? "" : "s");
   for (int64_t epoch = start + 1; epoch <= config_.epochs; ++epoch) {
+    auto interrupted = [&](const char* where) {
+      std::fprintf(log_, "\ninterrupted in epoch %lld (%s): checkpoint written; continue with latentlab train --resume %s\n",
+                   (long long)epoch, where, config_.out.c_str());
+      return TrainResult{metrics_, config_.out, true};
+    };
     nlohmann::json m = train_epoch(epoch);
-    if (m.is_null()) {
-      std::fprintf(log_, "\ninterrupted in epoch %lld: checkpoint written; continue with latentlab train --resume %s\n",
-                   (long long)epoch, config_.out.c_str());
-      return {metrics_, config_.out, true};
-    }
+    if (m.is_null()) return interrupted("training pass");
     auto t0 = Clock::now();
-    m.update(evaluate());
+    nlohmann::json tested = evaluate();
+    if (tested.is_null()) {
+      // stopped during the test pass: resume runs it again from the end of the training pass
+      save_checkpoint(epoch - 1, pass_end_, pass_end_rng_);
+      g_stop_requested.store(false);
+      return interrupted("test pass");
+    }
+    m.update(tested);
     m["eval_seconds"] = seconds_since(t0);
     double train_loss = m["train_loss"].get<double>(), test_loss = m.value("test_loss", NAN);
     require(std::isfinite(train_loss), "epoch " + std::to_string(epoch) + ": the training loss is not finite (" +
@@ -370,12 +399,21 @@ TrainResult Trainer::run(bool resume) {
     for (auto& j : metrics_) lines += j.dump() + "\n";
     atomic_write(path_in(config_.out, "metrics.jsonl"), lines);
     if (epoch % config_.image_every == 0 || epoch == config_.epochs) write_images(epoch);
-    if (epoch % config_.save_every == 0 || epoch == config_.epochs) save_checkpoint(epoch);
+    const bool saved = epoch % config_.save_every == 0 || epoch == config_.epochs;
+    if (saved) save_checkpoint(epoch);
     char buf[256];
     std::snprintf(buf, sizeof buf, "epoch %lld/%lld  train_loss %.4f  test_loss %.4f  %.1fs  %.0f img/s",
                   (long long)epoch, (long long)config_.epochs, train_loss, test_loss, m["seconds"].get<double>(),
                   m["images_per_s"].get<double>());
     Progress(log_).end_epoch(buf);
+    if (stop_requested() && epoch < config_.epochs) {
+      // stopped while the epoch's files were written: it is complete, so its checkpoint resumes after it
+      if (!saved) save_checkpoint(epoch);
+      g_stop_requested.store(false);
+      std::fprintf(log_, "\ninterrupted after epoch %lld: checkpoint written; continue with latentlab train --resume %s\n",
+                   (long long)epoch, config_.out.c_str());
+      return {metrics_, config_.out, true};
+    }
   }
   model_->to(torch::kCPU);
   atomic_write(path_in(config_.out, "model"), save_model_bytes(config_, shape_, *model_));

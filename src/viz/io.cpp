@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -38,6 +39,12 @@ size_t kill_point(const std::string& path) {
 
 void atomic_write(const std::string& path, const std::string& bytes) {
   std::string tmp = path + ".part";
+  {
+    // missing folders above the file are created, as for a run folder
+    std::error_code ec;
+    auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty() && !std::filesystem::exists(parent, ec)) std::filesystem::create_directories(parent, ec);
+  }
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error("cannot write " + path + ": " + std::strerror(errno));
   size_t done = 0;
@@ -100,7 +107,21 @@ torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow, int64_t paddi
   return grid.mul(255).round_().to(torch::kUInt8).permute({1, 2, 0}).contiguous();
 }
 
+void check_png_grid(const std::string& path, int64_t n, int64_t height, int64_t width, int64_t nrow, int64_t padding) {
+  nrow = std::max<int64_t>(1, std::min(nrow, n));
+  int64_t rows = (n + nrow - 1) / nrow;
+  int64_t gh = rows * (height + padding) + padding, gw = nrow * (width + padding) + padding;
+  if (gh > kMaxPngSide || gw > kMaxPngSide || gh * gw > kMaxPngPixels)
+    throw Error(path + ": a grid of " + std::to_string(n) + " images with " + std::to_string(nrow) + " per row would be " +
+                std::to_string(gw) + " x " + std::to_string(gh) + " pixels, more than a PNG grid may hold (" +
+                std::to_string(kMaxPngSide) + " per side, " + std::to_string(kMaxPngPixels) +
+                " pixels); write a .npy array instead, or choose --nrow near " +
+                std::to_string(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(std::sqrt(double(n)))))) + " for a square grid");
+}
+
 void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t nrow) {
+  TORCH_CHECK(images.dim() == 4, "write_png_grid expects [n, C, H, W]");
+  check_png_grid(path, images.size(0), images.size(2), images.size(3), nrow);
   auto g = make_grid(images, nrow);
   int c = static_cast<int>(g.size(2));
   TORCH_CHECK(c == 1 || c == 3, "PNG grids need 1 or 3 channels");
@@ -152,14 +173,19 @@ void write_npy(const std::string& path, const torch::Tensor& t_in) {
   atomic_write(path, bytes);
 }
 
+void check_image_output(const std::string& path) {
+  auto ext = std::filesystem::path(path).extension().string();
+  if (ext != ".npy" && ext != ".png")
+    throw Error("-o " + path + ": the output must end in .png (an image grid) or .npy (a NumPy array)");
+}
+
 void write_images(const std::string& path, const torch::Tensor& images, int64_t nrow) {
+  check_image_output(path);
   auto ext = std::filesystem::path(path).extension().string();
   if (ext == ".npy")
     write_npy(path, images.detach().to(torch::kCPU, torch::kFloat32).clamp(0, 1));
-  else if (ext == ".png")
-    write_png_grid(path, images, nrow);
   else
-    throw Error("-o " + path + ": the output must end in .png (an image grid) or .npy (a NumPy array)");
+    write_png_grid(path, images, nrow);
 }
 
 }  // namespace latentlab

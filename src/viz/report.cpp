@@ -1,6 +1,7 @@
 #include "latentlab/report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,30 @@
 namespace fs = std::filesystem;
 
 namespace latentlab {
+bool natural_less(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) && std::isdigit(static_cast<unsigned char>(b[j]))) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
+      while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
+      // compare the numbers by value: without leading zeros, the longer one is larger
+      std::string x = a.substr(i, ie - i), y = b.substr(j, je - j);
+      x.erase(0, std::min(x.find_first_not_of('0'), x.size()));
+      y.erase(0, std::min(y.find_first_not_of('0'), y.size()));
+      if (x.size() != y.size()) return x.size() < y.size();
+      if (x != y) return x < y;
+      i = ie;
+      j = je;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
 namespace {
 
 std::string escape(const std::string& s) {
@@ -145,7 +170,9 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
   std::vector<fs::path> images;
   for (const auto& e : fs::directory_iterator(run))
     if (e.is_regular_file() && e.path().extension() == ".png") images.push_back(e.path());
-  std::sort(images.begin(), images.end());
+  std::sort(images.begin(), images.end(), [](const fs::path& a, const fs::path& b) {
+    return natural_less(a.filename().string(), b.filename().string());
+  });
   for (const auto& p : images)
     h += "<figure><figcaption>" + escape(p.filename().string()) + "</figcaption><img src=\"data:image/png;base64," +
          base64(read_file(p.string())) + "\"></figure>";

@@ -1,4 +1,5 @@
 // latentlab eval / pca / encode: measurements of a run, the PCA baseline, codes out as .npy.
+#include <cmath>
 #include <filesystem>
 
 #include "commands.h"
@@ -29,7 +30,8 @@ void print_table(const nlohmann::json& j, const std::string& indent = "") {
 
 void add_eval(CLI::App& app) {
   struct Args {
-    std::string run, data_dir;
+    std::string run, data_dir, out;
+    int64_t threads = 0;
     RunEvalOptions opts;
   };
   auto a = std::make_shared<Args>();
@@ -40,7 +42,7 @@ void add_eval(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--noise", o.reconstruction.noise, "noise for the noisy-input MSE (default: the run's --noise)");
   cmd->add_option("--zero-tolerance", o.reconstruction.zero_tolerance, "|code| below this counts as a near zero")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str();
   cmd->add_option("--iw-samples", o.likelihood.samples, "importance samples per image for log p(x)")
       ->capture_default_str()->check(CLI::Range(1, 1000000));
   cmd->add_option("--iw-images", o.likelihood.images, "test images for log p(x), the first N (0: all)")->capture_default_str();
@@ -49,17 +51,38 @@ void add_eval(CLI::App& app) {
   cmd->add_flag("--binarize", o.likelihood.binarize, "evaluate on dynamically binarised images");
   cmd->add_option("--fd-images", o.fd_images, "generated images for the classifier scores")->capture_default_str()
       ->check(CLI::Range(2, 1000000));
-  cmd->add_option("--seed", o.seed, "seed of noise, samples and generated images")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "seed of noise, samples and generated images")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
+  cmd->add_option("-o,--out", a->out, "where the results go (default: <run>/eval.json); sections of an earlier call are kept");
+  add_threads_flag(*cmd, a->threads);
   cmd->callback([a] {
-    parse_noise(a->opts.reconstruction.noise);
-    a->opts.reconstruction.seed = a->opts.likelihood.seed = a->opts.seed;
+    auto& o = a->opts;
+    parse_noise(o.reconstruction.noise);
+    require(o.reconstruction.zero_tolerance > 0 && std::isfinite(o.reconstruction.zero_tolerance),
+            "--zero-tolerance must be a positive number (got " + std::to_string(o.reconstruction.zero_tolerance) + ")");
+    require(o.likelihood.images >= 0, "--iw-images must be 0 (all test images) or a count (got " +
+                                          std::to_string(o.likelihood.images) + ")");
+    o.reconstruction.seed = o.likelihood.seed = o.seed;
+    std::string out = a->out.empty() ? (std::filesystem::path(a->run) / "eval.json").string() : a->out;
+    check_output_file(out, a->out.empty() ? "eval.json in the run folder (or -o)" : "-o");
     auto run = load_run(a->run);
-    apply_threads(run.config.threads);
+    apply_threads(a->threads);
+    const std::string dir = a->data_dir.empty() ? run.config.data_dir : a->data_dir;
+    o.data_dir = is_folder_dataset(run.config) ? folder_path(run.config)
+                                               : std::filesystem::absolute(dir.empty() ? default_data_dir(run.config.dataset) : dir).string();
     auto data = load_splits(run.config, stderr, a->data_dir);
-    auto j = evaluate_run(*run.model, run.config, data, a->opts);
+    auto j = evaluate_run(*run.model, run.config, data, o);
     print_table(j);
-    atomic_write((std::filesystem::path(a->run) / "eval.json").string(), j.dump(2) + "\n");
+    nlohmann::json earlier;
+    if (std::filesystem::exists(out)) {
+      earlier = nlohmann::json::parse(read_file(out), nullptr, false);
+      if (!earlier.is_object()) {
+        std::fprintf(stderr, "warning: %s is not a JSON object; it is replaced\n", out.c_str());
+        earlier = nullptr;
+      }
+    }
+    atomic_write(out, merge_eval(earlier, j).dump(2) + "\n");
+    std::fprintf(stderr, "wrote %s\n", out.c_str());
   });
 }
 
@@ -81,10 +104,11 @@ void add_classifier(CLI::App& app) {
   cmd->add_option("--image-size", a->c.image_size, "image folders: size (as the runs to evaluate)")->capture_default_str();
   cmd->add_option("--channels", a->c.channels, "image folders: 1 or 3")->capture_default_str();
   cmd->add_option("--epochs", a->o.epochs, "training epochs")->capture_default_str()->check(CLI::Range(1, 1000));
-  cmd->add_option("--seed", a->o.seed, "seed")->capture_default_str();
+  cmd->add_option("--seed", a->o.seed, "seed")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--force", a->force, "retrain even when a cached classifier exists");
+  add_threads_flag(*cmd, a->c.threads);
   cmd->callback([a] {
-    apply_threads(0);
+    apply_threads(a->c.threads);
     TrainConfig c = a->c;
     validate(c);
     apply_model_defaults(c);
@@ -114,8 +138,9 @@ void add_classifier_baseline(CLI::App& top) {
   cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path>")->capture_default_str();
   cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
   cmd->add_option("-n", a->n, "images of each kind")->capture_default_str()->check(CLI::Range(2, 1000000));
+  add_threads_flag(*cmd, a->c.threads);
   cmd->callback([a] {
-    apply_threads(0);
+    apply_threads(a->c.threads);
     TrainConfig c = a->c;
     validate(c);
     apply_model_defaults(c);
@@ -133,27 +158,35 @@ void add_classifier_baseline(CLI::App& top) {
 
 void add_pca(CLI::App& app) {
   struct Args {
-    std::string dataset = "mnist", data_dir, out;
-    int64_t dim = 20, threads = 0;
+    TrainConfig c;
+    std::string out;
+    int64_t dim = 20;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("pca", "fit PCA on the training set; report test MSE and write a reconstruction grid");
-  cmd->add_option("--dataset", a->dataset, "mnist | fashion-mnist")->capture_default_str();
-  cmd->add_option("--data-dir", a->data_dir, "folder with the four IDX files");
+  cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path>")->capture_default_str();
+  cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
+  cmd->add_option("--image-size", a->c.image_size, "image folders: size (0: 64)")->capture_default_str();
+  cmd->add_option("--channels", a->c.channels, "image folders: 1 or 3 (0: 3)")->capture_default_str();
   cmd->add_option("--dim", a->dim, "number of components")->capture_default_str();
   cmd->add_option("-o,--out", a->out, "reconstruction grid (.png); default: pca-<dataset>-<dim>.png");
-  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  add_threads_flag(*cmd, a->c.threads);
   cmd->callback([a] {
-    apply_threads(a->threads);
-    auto train = load_idx_dataset(a->dataset, a->data_dir, Split::train);
-    auto test = load_idx_dataset(a->dataset, a->data_dir, Split::test);
-    Pca pca = Pca::fit(to_float(train.images), a->dim);
-    double mse = reconstruction_mse(test, [&](const torch::Tensor& x) { return pca.reconstruct(x); });
-    double var = pca.explained_variance.sum().item<double>();
-    std::printf("pca dataset %s dim %lld: test_mse %.6f (explained variance %.4f)\n", a->dataset.c_str(),
-                (long long)a->dim, mse, var);
-    auto x = to_float(test.images.slice(0, 0, 32));
-    std::string out = a->out.empty() ? "pca-" + a->dataset + "-" + std::to_string(a->dim) + ".png" : a->out;
+    TrainConfig c = a->c;
+    validate(c);
+    apply_model_defaults(c);
+    std::string name = is_folder_dataset(c) ? std::filesystem::path(folder_path(c)).filename().string() : c.dataset;
+    std::string out = a->out.empty() ? "pca-" + name + "-" + std::to_string(a->dim) + ".png" : a->out;
+    check_output_file(out, "-o");
+    apply_threads(c.threads);
+    auto data = load_splits(c);
+    Pca pca = Pca::fit(to_float(data.train.images), a->dim, [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); });
+    double mse = reconstruction_mse(data.test, [&](const torch::Tensor& x) { return pca.reconstruct(x); });
+    std::printf("pca dataset %s dim %lld: test_mse %.6f (explained variance fraction %.4f: the %lld leading components "
+                "hold %.4g of the total variance %.4g)\n",
+                c.dataset.c_str(), (long long)a->dim, mse, pca.explained_fraction(), (long long)a->dim,
+                pca.explained_variance.sum().item<double>(), pca.total_variance);
+    auto x = to_float(data.test.images.slice(0, 0, 32));
     write_reconstruction_grid(out, x, pca.reconstruct(x).clamp(0, 1));
     std::fprintf(stderr, "wrote %s\n", out.c_str());
   });
@@ -162,6 +195,7 @@ void add_pca(CLI::App& app) {
 void add_encode(CLI::App& app) {
   struct Args {
     std::string run, out = "codes.npy", split = "test", data_dir;
+    int64_t threads = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("encode", "write the codes (means for VAEs) of a split as .npy, labels beside them");
@@ -170,9 +204,13 @@ void add_encode(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--split", a->split, "test | train")->capture_default_str()->check(CLI::IsMember({"test", "train"}));
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
+  add_threads_flag(*cmd, a->threads);
   cmd->callback([a] {
     require(std::filesystem::path(a->out).extension() == ".npy", "-o " + a->out + ": the codes file must end in .npy");
+    check_output_file(a->out, "-o");
     auto run = load_run(a->run);
+    require(run.model->has_codes(), "encode: model " + run.config.model + " in " + a->run + " has no encoder to find codes with");
+    apply_threads(a->threads);
     auto splits = load_splits(run.config, stderr, a->data_dir);
     const Dataset& data = a->split == "train" ? splits.train : splits.test;
     torch::NoGradGuard g;

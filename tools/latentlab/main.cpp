@@ -1,11 +1,34 @@
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <csignal>
+#include <string>
+#include <vector>
 #include <cstdio>
 
 #include "commands.h"
 #include "latentlab/build_config.h"
 #include "latentlab/error.h"
+
+namespace {
+
+// Levenshtein distance, for "did you mean".
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) then makes write() fail with EFBIG, which names the file, instead
@@ -28,6 +51,27 @@ int main(int argc, char** argv) {
   latentlab::cli::add_classifier(app);
   latentlab::cli::add_encode(app);
   latentlab::cli::add_serve(app);
+  if (argc == 1) {  // a bare `latentlab` prints the help
+    std::printf("%s", app.help().c_str());
+    return 0;
+  }
+  if (argv[1][0] != '-') {
+    // an unknown command gets a suggestion instead of CLI11's "A subcommand is required"
+    std::string given = argv[1];
+    std::string best;
+    size_t best_d = SIZE_MAX;
+    bool known = false;
+    for (const auto* sub : app.get_subcommands({})) {
+      known |= sub->get_name() == given;
+      size_t d = edit_distance(given, sub->get_name());
+      if (d < best_d) best_d = d, best = sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "latentlab: error: unknown command '%s'%s; `latentlab --help` lists the commands\n", given.c_str(),
+                   best_d <= 2 ? ("; did you mean '" + best + "'?").c_str() : "");
+      return 1;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const latentlab::cli::Interrupted&) {

@@ -11,7 +11,7 @@ namespace latentlab::cli {
 void add_interpolate(CLI::App& app) {
   struct Args {
     std::string run, out = "interpolation.png", data_dir, path = "auto";
-    int64_t from = 0, to = 1, steps = 10;
+    int64_t from = 0, to = 1, steps = 10, threads = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("interpolate", "decode the path between the codes of two test images");
@@ -23,9 +23,12 @@ void add_interpolate(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"auto", "slerp", "linear"}));
   cmd->add_option("-o,--out", a->out, "output .png (one row) or .npy")->capture_default_str();
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
+  add_threads_flag(*cmd, a->threads);
   cmd->callback([a] {
     auto run = load_run(a->run);
     require(run.model->can_reconstruct(), "interpolate: model " + run.config.model + " has no encoder to find the codes of test images");
+    check_image_file(a->out, a->steps, run.config.image_size, run.config.image_size, a->steps);
+    apply_threads(a->threads);
     auto test = load_splits(run.config, stderr, a->data_dir).test;
     for (int64_t i : {a->from, a->to})
       require(i >= 0 && i < test.size(), "interpolate: test image " + std::to_string(i) + " does not exist (the test split has " +
@@ -40,7 +43,7 @@ void add_interpolate(CLI::App& app) {
 void add_manifold(CLI::App& app) {
   struct Args {
     std::string run, out = "manifold.png";
-    int64_t n = 20;
+    int64_t n = 20, threads = 0;
     std::vector<int64_t> dims{0, 1};
     double span = 1.0;
   };
@@ -48,12 +51,16 @@ void add_manifold(CLI::App& app) {
   auto* cmd = app.add_subcommand("manifold", "the decoder's images over a 2-D plane of the code space");
   cmd->add_option("run", a->run, "run folder")->required();
   cmd->add_option("-n", a->n, "images per side")->capture_default_str();
-  cmd->add_option("--dims", a->dims, "the two code dimensions that vary (others are 0)")->delimiter(',')->expected(2)
-      ->capture_default_str();
+  cmd->add_option("--dims", a->dims, "the two code dimensions that vary, comma separated (others are 0) [default: 0,1]")
+      ->delimiter(',')->expected(2);
   cmd->add_option("--span", a->span, "scale of the normal quantiles on each axis")->capture_default_str();
   cmd->add_option("-o,--out", a->out, "output .png grid or .npy")->capture_default_str();
+  add_threads_flag(*cmd, a->threads);
   cmd->callback([a] {
+    require(a->n >= 2 && a->n <= 100, "manifold: -n must be in [2, 100] images per side (got " + std::to_string(a->n) + ")");
     auto run = load_run(a->run);
+    check_image_file(a->out, a->n * a->n, run.config.image_size, run.config.image_size, a->n);
+    apply_threads(a->threads);
     auto images = latent_manifold(*run.model, a->n, a->dims[0], a->dims[1], a->span);
     write_images(a->out, images, a->n);
     std::fprintf(stderr, "wrote a %lldx%lld manifold over dimensions %lld and %lld to %s\n", (long long)a->n, (long long)a->n,
@@ -64,7 +71,7 @@ void add_manifold(CLI::App& app) {
 void add_scatter(CLI::App& app) {
   struct Args {
     std::string run, out = "scatter.png", data_dir, split = "test";
-    int64_t n = 5000, size = 800;
+    int64_t n = 5000, size = 800, threads = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("scatter", "codes of test images in 2-D (first two principal components), coloured by label");
@@ -74,9 +81,13 @@ void add_scatter(CLI::App& app) {
   cmd->add_option("--size", a->size, "picture size in pixels")->capture_default_str()->check(CLI::Range(200, 8192));
   cmd->add_option("-o,--out", a->out, "output .png")->capture_default_str();
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
+  add_threads_flag(*cmd, a->threads);
   cmd->callback([a] {
+    require(std::filesystem::path(a->out).extension() == ".png", "-o " + a->out + ": the scatter plot is a .png");
+    check_output_file(a->out, "-o");
     auto run = load_run(a->run);
-    require(run.model->can_reconstruct(), "scatter: model " + run.config.model + " has no encoder to find codes with");
+    require(run.model->has_codes(), "scatter: model " + run.config.model + " has no encoder to find codes with");
+    apply_threads(a->threads);
     auto splits = load_splits(run.config, stderr, a->data_dir);
     Dataset d = a->split == "train" ? splits.train : splits.test;
     int64_t n = std::min(a->n, d.size());

@@ -12,6 +12,7 @@ void add_sample(CLI::App& app) {
     std::string run, out = "samples.png";
     int64_t n = 64, nrow = 8;
     uint64_t seed = 0;
+    int64_t threads = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("sample", "decode codes drawn from the prior");
@@ -19,10 +20,13 @@ void add_sample(CLI::App& app) {
   cmd->add_option("-n", a->n, "number of images")->capture_default_str()->check(CLI::Range(1, 100000));
   cmd->add_option("-o,--out", a->out, "output: .png grid or .npy float32 [n, C, H, W] in [0, 1]")->capture_default_str();
   cmd->add_option("--nrow", a->nrow, "images per grid row")->capture_default_str()->check(CLI::Range(1, 1000));
-  cmd->add_option("--seed", a->seed, "seed of the codes")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "seed of the codes")->capture_default_str()->check(CLI::NonNegativeNumber);
+  add_threads_flag(*cmd, a->threads);
   cmd->callback([a] {
     auto run = load_run(a->run);
-    write_images(a->out, generate_images(*run.model, a->n, 0, 0, 1, a->seed).images, a->nrow);
+    check_image_file(a->out, a->n, run.config.image_size, run.config.image_size, a->nrow);
+    apply_threads(a->threads);
+    write_images(a->out, generate_images(*run.model, a->n, 0, 0, 1, a->seed, stderr).images, a->nrow);
     std::fprintf(stderr, "wrote %lld samples to %s\n", (long long)a->n, a->out.c_str());
   });
 }
@@ -33,6 +37,7 @@ void add_generate(CLI::App& app) {
     int64_t n = 64, search = 0, nrow = 8;
     double mean = 0, std = 1;
     uint64_t seed = 0;
+    int64_t threads = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("generate", "draw images; with --search, keep the ones the discriminator scores best");
@@ -44,10 +49,13 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--std", a->std, "standard deviation of the codes")->capture_default_str();
   cmd->add_option("-o,--out", a->out, "output: .png grid or .npy float32 [n, C, H, W] in [0, 1]")->capture_default_str();
   cmd->add_option("--nrow", a->nrow, "images per grid row")->capture_default_str()->check(CLI::Range(1, 1000));
-  cmd->add_option("--seed", a->seed, "seed of the codes")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "seed of the codes")->capture_default_str()->check(CLI::NonNegativeNumber);
+  add_threads_flag(*cmd, a->threads);
   cmd->callback([a] {
     auto run = load_run(a->run);
-    auto g = generate_images(*run.model, a->n, a->search, a->mean, a->std, a->seed);
+    check_image_file(a->out, a->n, run.config.image_size, run.config.image_size, a->nrow);
+    apply_threads(a->threads);
+    auto g = generate_images(*run.model, a->n, a->search, a->mean, a->std, a->seed, stderr);
     write_images(a->out, g.images, a->nrow);
     if (a->search)
       std::fprintf(stderr, "kept the %lld best of %lld samples (discriminator logits %.3f to %.3f) in %s\n", (long long)a->n,
@@ -60,7 +68,7 @@ void add_generate(CLI::App& app) {
 void add_reconstruct(CLI::App& app) {
   struct Args {
     std::string run, out = "reconstruction.png", data_dir;
-    int64_t n = 32;
+    int64_t n = 32, threads = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("reconstruct", "reconstruct the first test images");
@@ -69,9 +77,12 @@ void add_reconstruct(CLI::App& app) {
   cmd->add_option("-o,--out", a->out, "output: .png grid (inputs over reconstructions) or .npy of the reconstructions")
       ->capture_default_str();
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
+  add_threads_flag(*cmd, a->threads);
   cmd->callback([a] {
     auto run = load_run(a->run);
     require(run.model->can_reconstruct(), "model " + run.config.model + " in " + a->run + " does not reconstruct images");
+    check_image_file(a->out, 2 * a->n, run.config.image_size, run.config.image_size, 8);
+    apply_threads(a->threads);
     auto test = load_splits(run.config, stderr, a->data_dir).test;
     torch::NoGradGuard g;
     run.model->eval();

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <algorithm>
 #include <filesystem>
 
 #include "commands.h"
@@ -50,14 +51,14 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
   add("--batch-size", "batch_size", c.batch_size, "mini-batch size (0: the model's default: vae 128, ae 32, gan 64, aae 100)");
   add("--lr", "lr", c.lr, "Adam learning rate (0: the model's default: 1e-3; gan, dcgan 2e-4)");
   add("--beta1", "beta1", c.beta1, "Adam beta1 (negative: the model's default: 0.9; gan, dcgan, aae 0.5)");
-  add("--seed", "seed", c.seed, "seed of initialisation, shuffling and sampling");
+  add("--seed", "seed", c.seed, "seed of initialisation, shuffling and sampling")->check(CLI::NonNegativeNumber);
   add("--threads", "threads", c.threads, "CPU threads (0: all cores)");
   add("--device", "device", c.device, "cpu | cuda");
   add("--out", "out", c.out, "run folder (default: runs/<model>-<date-time>)");
   add("--arch", "arch", c.arch, "mlp | conv networks (default: dcgan conv, others mlp)");
   add("--hidden", "hidden", c.hidden, "encoder hidden sizes, comma separated (default: vae 400, ae 256,64)")->delimiter(',');
   add("--latent", "latent", c.latent, "code size, nz of a GAN (0: the model's default: 20; gan, dcgan 100; aae 8)");
-  add("--activation", "activation", c.activation, "relu | leaky_relu | elu | tanh | sigmoid");
+  add("--activation", "activation", c.activation, "relu | leaky_relu | elu | tanh | sigmoid | identity");
   add("--loss", "loss", c.loss, "reconstruction loss bce | mse (default: vae bce, ae mse)");
   add("--noise", "noise", c.noise, "denoising: gaussian:<sigma> | masking:<p> | salt-pepper:<p>");
   add("--l1", "l1", c.l1, "weight of the L1 penalty on the code (sparse AE)");
@@ -80,16 +81,20 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
       "a batch with a NaN or infinite loss or gradient: stop (keep the last good checkpoint) | skip (count it)");
 }
 
-TrainConfig resolve(const TrainArgs& a) {
-  // defaults <- preset <- config file (or the resumed run's config.json) <- flags given on the command line
+// defaults <- preset <- config file (or the resumed run's config.json) <- flags given on the command
+// line. `recorded_out` receives the "out" a resumed run's config.json holds.
+TrainConfig resolve(const TrainArgs& a, std::string& recorded_out) {
   nlohmann::json given = to_json(a.flags), merged = nlohmann::json::object();
   TrainConfig base;
   require(a.preset.empty() || a.resume.empty(), "--preset cannot be given with --resume (the run's config.json fixes every setting)");
+  require(a.config_file.empty() || a.resume.empty(),
+          "--config cannot be given with --resume (the run's config.json fixes every setting)");
   if (!a.preset.empty()) base = config_from_json(preset(a.preset), base, "--preset " + a.preset);
   if (!a.resume.empty()) {
     std::string path = (std::filesystem::path(a.resume) / "config.json").string();
     require(std::filesystem::exists(path), "--resume " + a.resume + ": no config.json there; is it a latentlab run folder?");
     base = load_config(path);
+    recorded_out = base.out;
     base.out = a.resume;
     for (const auto& f : a.table)
       if (f.option->count() && f.key != "epochs" && f.key != "threads" && f.key != "device")
@@ -100,7 +105,9 @@ TrainConfig resolve(const TrainArgs& a) {
   }
   for (const auto& f : a.table)
     if (f.option->count()) merged[f.key] = given[f.key];
-  return config_from_json(merged, base, "command line");
+  TrainConfig c = config_from_json(merged, base, "command line");
+  if (a.resume.empty()) check_settings_apply(c);
+  return c;
 }
 
 }  // namespace
@@ -117,8 +124,10 @@ void add_train(CLI::App& app) {
   cmd->add_flag("--dashboard", args->dashboard, "serve the live dashboard of the runs folder while training (see `serve`)");
   add_dashboard_flags(*cmd, args->board);
   cmd->callback([args] {
-    TrainConfig c = resolve(*args);
+    std::string recorded_out;
+    TrainConfig c = resolve(*args, recorded_out);
     Trainer trainer(c);
+    if (!recorded_out.empty()) trainer.set_recorded_out(recorded_out);
     std::unique_ptr<Dashboard> board;
     if (args->dashboard) {
       // the dashboard shows the folder that holds this run, so earlier runs can be compared
@@ -148,9 +157,13 @@ void add_train(CLI::App& app) {
 void add_models(CLI::App& app) {
   auto* cmd = app.add_subcommand("models", "list the models --model accepts");
   cmd->callback([] {
-    for (const auto& [name, summary] : ModelRegistry::list()) std::printf("%-12s %s\n", name.c_str(), summary.c_str());
+    size_t w = 0;
+    for (const auto& [name, summary] : ModelRegistry::list()) w = std::max(w, name.size());
+    for (const auto& [name, summary] : presets()) w = std::max(w, name.size());
+    const int width = static_cast<int>(w) + 2;
+    for (const auto& [name, summary] : ModelRegistry::list()) std::printf("%-*s%s\n", width, name.c_str(), summary.c_str());
     std::printf("\npresets (--preset):\n");
-    for (const auto& [name, summary] : presets()) std::printf("%-12s %s\n", name.c_str(), summary.c_str());
+    for (const auto& [name, summary] : presets()) std::printf("%-*s%s\n", width, name.c_str(), summary.c_str());
   });
 }
 

@@ -26,6 +26,7 @@ class AutoencoderImpl : public ModelImpl {
   torch::Tensor reconstruct(const torch::Tensor& x) override { return decode(encode(x)); }
   bool can_reconstruct() const override { return true; }
   torch::Tensor code(const torch::Tensor& x) override { return encode(x); }
+  bool has_encoder_jacobian() const override { return codec.has_jacobian(); }
   torch::Tensor code_jacobian_sq(const torch::Tensor& x) override {
     return codec.encode_with_jacobian(x, latent_, codec.activation()).second;
   }

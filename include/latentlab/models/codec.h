@@ -36,6 +36,8 @@ class Codec {
   /// MLP encoders only (latentlab::Error otherwise).
   std::pair<torch::Tensor, torch::Tensor> encode_with_jacobian(const torch::Tensor& x, int64_t rows, Activation out_act);
   Activation activation() const { return act_; }
+  /// Whether encode_with_jacobian() is available (an MLP encoder).
+  bool has_jacobian() const { return static_cast<bool>(mlp_encoder); }
 
   CodecOptions options;
   Mlp mlp_encoder{nullptr}, mlp_decoder{nullptr};        ///< set for --arch mlp

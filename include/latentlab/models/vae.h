@@ -62,6 +62,7 @@ class VaeImpl : public ModelImpl {
   torch::Tensor reconstruct(const torch::Tensor& x) override;
   bool can_reconstruct() const override { return true; }
   torch::Tensor code(const torch::Tensor& x) override { return encode(x).first; }
+  bool has_encoder_jacobian() const override { return codec.has_jacobian(); }
   torch::Tensor code_jacobian_sq(const torch::Tensor& x) override {
     return codec.encode_with_jacobian(x, options.latent(), Activation::identity).second;
   }
