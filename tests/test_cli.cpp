@@ -216,6 +216,109 @@ TEST_F(Cli, ServeRefusesBadFlagsWithAMessage) {
   }
 }
 
+// The findings of a new user's trial (issue 24), each as the user met it.
+TEST_F(Cli, NewcomerTrialFindings) {
+  write_tiny_mnist(dir / "data", 256, 64);
+  std::string common = "--data-dir " + path("data") + " --batch-size 64 --hidden 32 --latent 4 --threads 1";
+  // settings that mean nothing for the model or dataset; negative seeds; fractional epochs
+  for (auto [args, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"train --model gan --contractive 1", "--contractive does not apply to --model gan; it applies to ae, vae"},
+           {"train --model gan --noise gaussian:0.3", "--noise does not apply to --model gan"},
+           {"train --model vae --prior mixture", "--prior does not apply to --model vae; it applies to aae"},
+           {"train --model gan --posterior relu-sigma", "--posterior does not apply"},
+           {"train --holdout 1.5", "--holdout applies to image folders"},
+           {"train --seed -1", "--seed"},
+           {"trian", "unknown command 'trian'; did you mean 'train'?"},
+           {"eval " + path("nothing") + " --zero-tolerance -1", "--zero-tolerance must be a positive number"},
+           {"train --activation gelu", "choose relu, leaky_relu, elu, tanh, sigmoid or identity"}}) {
+    auto r = run_cli(args + " --out " + path("bad"));
+    EXPECT_EQ(r.code, 1) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << args << "\n" << r.output;
+    EXPECT_FALSE(fs::exists(path("bad"))) << args;
+  }
+  write_bytes(path("frac.json"), "{\"epochs\": 1.5}");
+  auto r = run_cli("train --config " + path("frac.json") + " --out " + path("bad"));
+  EXPECT_NE(r.output.find("setting 'epochs' must be a whole number (got 1.5)"), std::string::npos) << r.output;
+  // a bare latentlab prints the help
+  r = run_cli("");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("Subcommands:"), std::string::npos) << r.output;
+  // a failed start (no data) leaves no run folder; --out where nothing can be created is our message
+  r = run_cli("train --data-dir " + path("nodata") + " --out " + path("bad"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_FALSE(fs::exists(path("bad")));
+  r = run_cli("train " + common + " --out /proc/latentlab-x");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--out /proc/latentlab-x"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("filesystem error"), std::string::npos) << r.output;
+
+  {
+    auto here = fs::current_path();
+    fs::current_path(dir);
+    r = run_cli("train " + common + " --epochs 2 --out run");  // a relative --out, as typed
+    fs::current_path(here);
+  }
+  ASSERT_EQ(r.code, 0) << r.output;
+  // resume: fewer epochs and --config are refused, config.json keeps its epochs and out
+  r = run_cli("train --resume " + path("run") + " --epochs 1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("has finished 2 epochs"), std::string::npos) << r.output;
+  r = run_cli("train --resume " + path("run") + " --config " + path("frac.json"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--config cannot be given with --resume"), std::string::npos) << r.output;
+  auto cfg = nlohmann::json::parse(read_file(path("run/config.json")));
+  EXPECT_EQ(cfg["epochs"], 2);
+  EXPECT_EQ(cfg["out"], "run");
+  r = run_cli("train --resume " + path("run") + " --epochs 3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  cfg = nlohmann::json::parse(read_file(path("run/config.json")));
+  EXPECT_EQ(cfg["epochs"], 3);
+  EXPECT_EQ(cfg["out"], "run") << "the recorded out is kept, not the path --resume was typed with";
+
+  // a grid too large for a PNG is refused before any work, naming .npy and --nrow
+  r = run_cli("sample " + path("run") + " -n 40000 --nrow 1 -o " + path("tall.png"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("write a .npy array instead, or choose --nrow near 200"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("libpng"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("generate"), std::string::npos) << "refused before drawing:\n" << r.output;
+  EXPECT_FALSE(fs::exists(path("tall.png")));
+  // -o into a missing folder is created, as --out is
+  r = run_cli("sample " + path("run") + " -n 4 --threads 1 -o " + path("new/dir/s.png"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(path("new/dir/s.png")));
+  r = run_cli("manifold " + path("run") + " -n 0 -o " + path("m.png"));
+  EXPECT_NE(r.output.find("manifold: -n must be in [2, 100]"), std::string::npos) << r.output;
+
+  // eval: sections of separate calls are merged, each with its settings and data; -o; --iw-images
+  r = run_cli("eval " + path("run") + " --parts likelihood --iw-samples 2 --iw-images 8 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli("eval " + path("run") + " --parts reconstruction --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto ev = nlohmann::json::parse(read_file(path("run/eval.json")));
+  ASSERT_TRUE(ev.contains("likelihood")) << ev.dump();
+  ASSERT_TRUE(ev.contains("reconstruction")) << ev.dump();
+  EXPECT_EQ(ev["likelihood"]["settings"]["iw_samples"], 2);
+  EXPECT_EQ(ev["likelihood"]["settings"]["data_dir"], fs::absolute(path("data")).string());
+  r = run_cli("eval " + path("run") + " --parts likelihood --iw-images -5");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--iw-images must be 0"), std::string::npos) << r.output;
+  r = run_cli("eval " + path("run") + " --parts likelihood --iw-samples 2 --iw-images 4 -o " + path("elsewhere/ev.json"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(path("elsewhere/ev.json")));
+  if (::geteuid() != 0) {  // root writes anywhere
+    fs::permissions(path("run"), fs::perms::owner_write, fs::perm_options::remove);
+    r = run_cli("eval " + path("run") + " --parts likelihood");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.output.find("cannot write into"), std::string::npos) << r.output;
+    fs::permissions(path("run"), fs::perms::owner_write, fs::perm_options::add);
+  }
+  // a run without its final model says so when its checkpoint is used
+  fs::remove(path("run/model"));
+  r = run_cli("sample " + path("run") + " -n 4 --threads 1 -o " + path("c.png"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("using the weights of its last checkpoint"), std::string::npos) << r.output;
+}
+
 TEST_F(Cli, MissingRunFolder) {
   auto r = run_cli("sample " + path("nothing"));
   EXPECT_NE(r.code, 0);

@@ -30,6 +30,52 @@ TEST_F(Eval, PcaRecoversALowDimensionalSubspaceExactly) {
   EXPECT_ERROR_WITH(Pca::fit(x, 11), "--dim must be in [1, 10]");
 }
 
+// Beyond 4096 pixels PCA never builds the D x D covariance: with fewer images than pixels it takes
+// the Gram matrix (exact), with many of both a randomized SVD; both agree with the covariance path.
+TEST_F(Eval, PcaOfWideDataAgreesWithTheCovariancePath) {
+  const int64_t d = 5000;
+  auto basis = std::get<0>(torch::linalg_qr(torch::randn({d, 4}))).t();  // 4 orthonormal rows in R^5000
+  auto make = [&](int64_t n) {
+    // codes whose sample covariance is exactly diag(36, 9, 2.25, 0.64): the principal directions are the basis
+    auto c = torch::randn({n, 4}, torch::kFloat64);
+    auto q = std::get<0>(torch::linalg_qr(c - c.mean(0)));
+    auto codes = (q * std::sqrt(double(n - 1)) * torch::tensor({6.0, 3.0, 1.5, 0.8}, torch::kFloat64)).to(torch::kFloat32);
+    return torch::matmul(codes, basis) + 0.001 * torch::randn({n, d}) + 0.5;
+  };
+  std::vector<std::string> stages;
+  auto say = [&](const std::string& s) { stages.push_back(s); };
+  for (int64_t n : {300, 4200}) {
+    SCOPED_TRACE(n);
+    stages.clear();
+    auto x = make(n);
+    Pca p = Pca::fit(x, 3, say);
+    ASSERT_FALSE(stages.empty());
+    EXPECT_NE(stages.front().find(n <= 4096 ? "Gram matrix" : "randomized SVD"), std::string::npos) << stages.front();
+    EXPECT_TRUE(torch::allclose(torch::matmul(p.components, p.components.t()), torch::eye(3), 1e-4, 1e-4));
+    // the same subspace as the true basis' leading three rows, and the variances of the codes
+    auto overlap = torch::matmul(p.components, basis.slice(0, 0, 3).t()).abs();
+    EXPECT_GT(overlap.diagonal().min().item<float>(), 0.999) << overlap;
+    auto xc = x - x.mean(0);
+    auto var = torch::matmul(xc, p.components.t()).pow(2).sum(0) / double(n - 1);
+    EXPECT_TRUE(torch::allclose(p.explained_variance, var, 1e-3, 1e-3)) << p.explained_variance << var;
+    double total = xc.pow(2).sum().item<double>() / double(n - 1);
+    EXPECT_NEAR(p.total_variance, total, 1e-3 * total);
+    EXPECT_GT(p.explained_fraction(), 0.9);
+    EXPECT_LT(p.explained_fraction(), 1.0);
+  }
+  EXPECT_ERROR_WITH(Pca::fit(make(5), 6), "PCA of 5 images has at most 5 components");
+}
+
+TEST_F(Eval, MergedEvalKeepsEarlierSectionsAndReplacesRemeasuredOnes) {
+  nlohmann::json a = {{"model", "vae"}, {"reconstruction", {{"test_mse", 1}}}, {"likelihood", {{"elbo", -100}}}};
+  nlohmann::json b = {{"model", "vae"}, {"generator", {{"fd", 3}}}, {"likelihood", {{"elbo", -90}}}};
+  auto m = merge_eval(a, b);
+  EXPECT_EQ(m["reconstruction"]["test_mse"], 1);
+  EXPECT_EQ(m["generator"]["fd"], 3);
+  EXPECT_EQ(m["likelihood"]["elbo"], -90);
+  EXPECT_EQ(merge_eval(nullptr, b), b);
+}
+
 TEST_F(Eval, ReconstructionMseOfKnownFunctions) {
   auto d = tiny(40);
   EXPECT_DOUBLE_EQ(reconstruction_mse(d, [](const torch::Tensor& x) { return x; }), 0.0);

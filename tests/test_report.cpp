@@ -17,6 +17,14 @@ TEST_F(ReportTest, Base64MatchesRfc4648) {
   EXPECT_EQ(base64(std::string("\xff\x00\x10", 3)), "/wAQ");
 }
 
+TEST_F(ReportTest, NamesWithNumbersSortByValue) {
+  std::vector<std::string> v = {"samples-10.png", "samples-2.png", "reconstruction-1.png", "samples-1.png", "samples-02.png",
+                                "samples-latest.png"};
+  std::sort(v.begin(), v.end(), natural_less);
+  EXPECT_EQ(v, (std::vector<std::string>{"reconstruction-1.png", "samples-1.png", "samples-2.png", "samples-02.png",
+                                         "samples-10.png", "samples-latest.png"}));
+}
+
 TEST_F(ReportTest, InlinesChartsImagesMetricsAndSettings) {
   fs::create_directories(dir / "run");
   write_bytes(path("run/config.json"), "{\"model\": \"vae\", \"dataset\": \"mnist\", \"lr\": 0.001}");

@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
   } catch (const latentlab::cli::Interrupted&) {
     return 130;
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every flag error exits 1, like every other bad input
+    return app.exit(e) == 0 ? 0 : 1;
   } catch (const latentlab::Error& e) {
     std::fprintf(stderr, "latentlab: error: %s\n", e.what());
     return 1;
