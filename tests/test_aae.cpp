@@ -88,7 +88,7 @@ TEST_F(AaeTest, TrainsResumesAndReloads) {
   std::FILE* quiet = std::fopen("/dev/null", "w");
   Trainer full(config("full", 2), quiet);
   auto r = full.run();
-  for (const char* key : {"train_recon", "train_disc", "train_gen", "test_loss", "test_mse", "test_d", "test_g"})
+  for (const char* key : {"train_recon", "train_disc", "train_gen", "test_loss", "test_mse", "test_recon", "test_disc", "test_gen"})
     EXPECT_TRUE(r.metrics[1].contains(key)) << key;
   EXPECT_LT(r.metrics[1]["train_recon"].get<double>(), r.metrics[0]["train_recon"].get<double>());
   Trainer first(config("part", 1), quiet);

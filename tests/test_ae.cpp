@@ -71,8 +71,14 @@ TEST_F(Ae, EachRegulariserAddsItsTerm) {
   // the contractive term is the mean squared Jacobian norm of the code
   auto [out, j] = m->codec.mlp_encoder->forward_with_jacobian(x, 20, Activation::relu);
   EXPECT_NEAR(l.terms[3].second.item<double>(), j.mean().item<double>(), 1e-4);
-  // evaluation reports the reconstruction only
-  EXPECT_EQ(names(m->eval_losses(x)), std::vector<std::string>{"mse"});
+  // evaluation measures what training does (the same terms on clean inputs), so test_loss and
+  // train_loss compare like with like
+  m->eval();
+  auto e = m->eval_losses(x);
+  EXPECT_EQ(names(e), (std::vector<std::string>{"mse", "l1", "sparsity", "contractive"}));
+  double weighted = e.terms[0].second.item<double>() + 0.1 * e.terms[1].second.item<double>() +
+                    0.2 * e.terms[2].second.item<double>() + 0.01 * e.terms[3].second.item<double>();
+  EXPECT_NEAR(e.loss.item<double>(), weighted, 1e-5) << "the penalties are weighted terms of the loss";
 }
 
 TEST_F(Ae, DenoisingCorruptsTheInputButNotTheTarget) {

@@ -124,6 +124,7 @@ TEST_F(Cli, AutoencoderWithRegularisersEndToEnd) {
   EXPECT_EQ(cfg["hidden"], (std::vector<int64_t>{256, 64}));
   auto m = nlohmann::json::parse(read_file(path("ae/metrics.jsonl")));
   EXPECT_TRUE(m.contains("train_l1") && m.contains("test_mse")) << m.dump();
+  EXPECT_TRUE(m.contains("test_l1")) << "the test loss carries the same penalty as the training loss: " << m.dump();
   r = run_cli("reconstruct " + path("ae") + " -n 4 -o " + path("r.png"));
   EXPECT_EQ(r.code, 0) << r.output;
 

@@ -182,8 +182,13 @@ TEST_F(GanTest, ResumedGanRunEndsWithTheWeightsOfAnUninterruptedOne) {
   std::FILE* quiet = std::fopen("/dev/null", "w");
   Trainer full(config("full", 2), quiet);
   auto r = full.run();
-  for (const char* key : {"train_d", "train_g", "train_d_real", "train_d_fake", "test_loss", "test_g"})
+  for (const char* key : {"train_d", "train_g", "train_d_real", "train_d_fake", "test_loss", "test_d", "test_g", "test_d_real", "test_d_fake"})
     EXPECT_TRUE(r.metrics[1].contains(key)) << key;
+  // like with like: test_loss sums the phases as train_loss does
+  EXPECT_NEAR(r.metrics[1]["test_loss"].get<double>(),
+              r.metrics[1]["test_d"].get<double>() + r.metrics[1]["test_g"].get<double>(), 1e-5);
+  EXPECT_NEAR(r.metrics[1]["train_loss"].get<double>(),
+              r.metrics[1]["train_d"].get<double>() + r.metrics[1]["train_g"].get<double>(), 1e-5);
   EXPECT_TRUE(fs::exists(dir / "full" / "samples-latest.png"));
   EXPECT_TRUE(fs::exists(dir / "full" / "samples-2.png"));
   EXPECT_FALSE(fs::exists(dir / "full" / "reconstruction-1.png"));

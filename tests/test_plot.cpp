@@ -41,4 +41,12 @@ TEST_F(PlotTest, BadInputIsRefused) {
   EXPECT_ERROR_WITH(scatter_plot(nan, torch::zeros({2}, torch::kInt64), {}, ""), "NaN");
 }
 
+TEST(Plot, TicksAreRoundNumbersInsideTheRange) {
+  EXPECT_EQ(nice_ticks(-0.37, 1.92, 5), (std::vector<double>{0.0, 0.5, 1.0, 1.5}));
+  EXPECT_EQ(nice_ticks(0, 100, 5), (std::vector<double>{0, 20, 40, 60, 80, 100}));
+  EXPECT_EQ(nice_ticks(-3.3, 3.3, 5), (std::vector<double>{-2, 0, 2}));
+  EXPECT_EQ(nice_ticks(-3.3, 3.3, 8), (std::vector<double>{-3, -2, -1, 0, 1, 2, 3}));
+  EXPECT_TRUE(nice_ticks(1, 1, 5).empty());
+}
+
 }  // namespace latentlab::test

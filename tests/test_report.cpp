@@ -43,6 +43,7 @@ TEST_F(ReportTest, InlinesChartsImagesMetricsAndSettings) {
     EXPECT_NE(h.find(s), std::string::npos) << s;
   // the curves' data: epochs 1 and 2 only (the half-written third line is skipped)
   EXPECT_NE(h.find("const epochs=[1,2]"), std::string::npos);
+  EXPECT_NE(h.find("metrics.jsonl: 1 line could not be read"), std::string::npos) << "and the report says so";
   EXPECT_NE(h.find("\"loss\":{\"test_loss\":[110.25,104.75],\"train_loss\":[120.5,105.5]}"), std::string::npos);
 }
 

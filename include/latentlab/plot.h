@@ -20,4 +20,7 @@ torch::Tensor scatter_plot(const torch::Tensor& xy, const torch::Tensor& labels,
 void write_scatter_png(const std::string& path, const torch::Tensor& xy, const torch::Tensor& labels,
                        const std::vector<std::string>& names, const std::string& title, int64_t size = 800);
 
+/// Round tick values (1, 2, 2.5 or 5 times a power of ten apart) within [lo, hi], about `target` of them.
+std::vector<double> nice_ticks(double lo, double hi, int target);
+
 }  // namespace latentlab

@@ -77,10 +77,9 @@ LossTerms AaeImpl::eval_losses(const torch::Tensor& x) {
   auto mse = sse_per_image(torch::sigmoid(logits), x).mean() / static_cast<double>(options.shape().pixels());
   auto real = discriminator->forward(sample_prior(x.size(0), x.options()));
   auto fake = discriminator->forward(z);
-  return {r.mean(),
-          {{"mse", mse},
-           {"d", torch::softplus(-real).mean() + torch::softplus(fake).mean()},
-           {"g", torch::softplus(-fake).mean()}}};
+  auto disc = torch::softplus(-real).mean() + torch::softplus(fake).mean(), gen = torch::softplus(-fake).mean();
+  // named as the training phases are (train_recon, train_disc, train_gen); test_loss is their sum, as train_loss
+  return {r.mean() + disc + gen, {{"recon", r.mean()}, {"disc", disc}, {"gen", gen}, {"mse", mse}}};
 }
 
 void register_aae() {

@@ -78,10 +78,13 @@ LossTerms GanImpl::eval_losses(const torch::Tensor& x) {
   auto real_logit = discriminate(x.mul(2.0).sub_(1.0));
   auto fake_logit = discriminate(generate(sample_prior(x.size(0), x.options())));
   auto d = bce_real(real_logit) + bce_fake(fake_logit);
-  return {d,
-          {{"g", bce_real(fake_logit)},
-           {"real", torch::sigmoid(real_logit).mean()},
-           {"fake", torch::sigmoid(fake_logit).mean()}}};
+  auto g = bce_real(fake_logit);
+  // named as the training metrics are (train_d, train_g, train_d_real, ...); test_loss = d + g as train_loss
+  return {d + g,
+          {{"d", d},
+           {"g", g},
+           {"d_real", torch::sigmoid(real_logit).mean()},
+           {"d_fake", torch::sigmoid(fake_logit).mean()}}};
 }
 
 namespace {

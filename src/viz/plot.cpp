@@ -2,6 +2,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -23,6 +24,21 @@ cv::Scalar bgr(int64_t label) {
 }
 
 }  // namespace
+
+std::vector<double> nice_ticks(double lo, double hi, int target) {
+  std::vector<double> out;
+  if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return out;
+  double raw = (hi - lo) / std::max(1, target);
+  double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (m * mag >= raw) {
+      step = m * mag;
+      break;
+    }
+  for (double k = std::ceil(lo / step); k * step <= hi + 1e-9 * step; k += 1) out.push_back(k == 0 ? 0.0 : k * step);
+  return out;
+}
 
 std::array<uint8_t, 3> class_colour(int64_t i) {
   static const uint8_t tab10[10][3] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},  {148, 103, 189},
@@ -50,14 +66,29 @@ torch::Tensor scatter_plot(const torch::Tensor& xy_in, const torch::Tensor& labe
   auto px = [&](double x) { return left + static_cast<int>((x - x0) / (x1 - x0) * w); };
   auto py = [&](double y) { return top + h - static_cast<int>((y - y0) / (y1 - y0) * h); };
   cv::rectangle(img, {left, top}, {left + w, top + h}, cv::Scalar(0, 0, 0), 1);
-  for (int t = 0; t <= 4; ++t) {
-    double xv = x0 + (x1 - x0) * t / 4, yv = y0 + (y1 - y0) * t / 4;
+  // round tick values (1, 2, 2.5 or 5 times a power of ten), labels centred under x ticks and
+  // right-aligned a few pixels left of y ticks, so none touches the axis
+  const auto font = cv::FONT_HERSHEY_SIMPLEX;
+  int base = 0;
+  for (double xv : nice_ticks(x0, x1, 5)) {
     cv::line(img, {px(xv), top + h}, {px(xv), top + h + 5}, cv::Scalar(0, 0, 0));
-    cv::putText(img, fmt(xv), {px(xv) - 15, top + h + 20}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
-    cv::line(img, {left - 5, py(yv)}, {left, py(yv)}, cv::Scalar(0, 0, 0));
-    cv::putText(img, fmt(yv), {5, py(yv) + 4}, cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+    auto sz = cv::getTextSize(fmt(xv), font, 0.4, 1, &base);
+    cv::putText(img, fmt(xv), {px(xv) - sz.width / 2, top + h + 9 + sz.height}, font, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
   }
-  cv::putText(img, title, {left, 25}, cv::FONT_HERSHEY_SIMPLEX, 0.6, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  for (double yv : nice_ticks(y0, y1, 5)) {
+    cv::line(img, {left - 5, py(yv)}, {left, py(yv)}, cv::Scalar(0, 0, 0));
+    auto sz = cv::getTextSize(fmt(yv), font, 0.4, 1, &base);
+    cv::putText(img, fmt(yv), {left - 9 - sz.width, py(yv) + sz.height / 2}, font, 0.4, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  }
+  // the title in one line across the picture: smaller type, then shortened with "...", until it fits
+  {
+    std::string t = title;
+    double scale = 0.6;
+    const int room = s - 2 * 10;
+    while (cv::getTextSize(t, font, scale, 1, &base).width > room && scale > 0.4) scale -= 0.05;
+    while (t.size() > 4 && cv::getTextSize(t, font, scale, 1, &base).width > room) t = t.substr(0, t.size() - 4) + "...";
+    cv::putText(img, t, {10, 25}, font, scale, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+  }
   // points in a fixed shuffled order, so no class is drawn entirely on top of another
   const int64_t n = xy.size(0);
   auto order = torch::randperm(n, at::detail::createCPUGenerator(0), torch::kInt64);

@@ -127,7 +127,8 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
           "report: " + (run / "config.json").string() + " is not a JSON object of settings; is it a latentlab run folder?");
   // any field may have any type in a hand-edited or damaged file: read them as JSON, never converted
   auto field = [](const nlohmann::json& obj, const char* key) { return obj.contains(key) ? obj[key] : nlohmann::json(); };
-  auto metrics = read_metrics((run / "metrics.jsonl").string());
+  int64_t skipped = 0;
+  auto metrics = read_metrics((run / "metrics.jsonl").string(), &skipped);
   // one chart per metric, train_ and test_ versions of a term together
   std::vector<std::string> keys;
   for (const auto& m : metrics)
@@ -152,7 +153,12 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
        "</b> on " + cell(field(config, "dataset")) + ", " + std::to_string(metrics.size()) + " epoch(s) recorded; report by latentlab " +
        LATENTLAB_VERSION + "</p>";
   h += "<h2>Curves</h2><div class=charts id=charts></div>";
-  h += "<h2>Metrics</h2><table><tr><th>epoch</th>";
+  h += "<h2>Metrics</h2>";
+  if (skipped)
+    h += "<p class=\"note\">metrics.jsonl: " + std::to_string(skipped) + " line" + (skipped == 1 ? "" : "s") +
+         " could not be read (a half-written last line while the run writes, or a damaged file) and " +
+         (skipped == 1 ? "is" : "are") + " left out below</p>";
+  h += "<table><tr><th>epoch</th>";
   for (const auto& k : keys) h += "<th>" + escape(k) + "</th>";
   h += "</tr>";
   for (const auto& m : metrics) {

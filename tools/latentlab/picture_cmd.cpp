@@ -104,7 +104,12 @@ void add_scatter(CLI::App& app) {
       z = torch::cat({z, torch::zeros_like(z)}, 1);
     }
     std::vector<std::string> names = splits.classes;
-    write_scatter_png(a->out, z, d.labels, names, run.config.model + " on " + run.config.dataset + ": " + how, a->size);
+    // a folder dataset is named by its last path component: the full path would not fit the title
+    std::string data = is_folder_dataset(run.config)
+                           ? "folder " + std::filesystem::path(folder_path(run.config)).lexically_normal().filename().string()
+                           : run.config.dataset;
+    if (data == "folder ") data = "folder " + std::filesystem::path(folder_path(run.config)).parent_path().filename().string();
+    write_scatter_png(a->out, z, d.labels, names, run.config.model + " on " + data + ": " + how, a->size);
     std::fprintf(stderr, "wrote %lld points (%s) to %s\n", (long long)n, how.c_str(), a->out.c_str());
   });
 }
