@@ -320,6 +320,22 @@ TEST_F(Cli, NewcomerTrialFindings) {
   EXPECT_NE(r.output.find("using the weights of its last checkpoint"), std::string::npos) << r.output;
 }
 
+// A malformed PNG in a folder is reported in latentlab's words only: libpng's own complaint
+// ("libpng error: PNG unsigned integer out of range") does not reach the user.
+TEST_F(Cli, ImageLibrariesDoNotPrintTheirOwnErrors) {
+  fs::create_directories(dir / "imgs");
+  write_png_grid(path("imgs/good.png"), torch::rand({1, 3, 16, 16}), 1);
+  std::string png = read_file(path("imgs/good.png"));
+  write_bytes(path("imgs/bad.png"), png.substr(0, 16) + std::string("\xff\xff\xff\xff", 4) + png.substr(20));
+  write_bytes(path("imgs/truncated.png"), png.substr(0, 60));
+  auto r = run_cli("train --model ae --hidden 8 --latent 2 --threads 1 --image-size 16 --epochs 1 --holdout 0 --dataset folder:" +
+                   path("imgs") + " --out " + path("run"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("skipped 2 file(s) that could not be decoded"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("libpng"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--holdout 0 trains on all 1 image;"), std::string::npos) << r.output;
+}
+
 TEST_F(Cli, MissingRunFolder) {
   auto r = run_cli("sample " + path("nothing"));
   EXPECT_NE(r.code, 0);

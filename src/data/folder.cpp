@@ -163,8 +163,8 @@ Splits load_image_folder(const FolderOptions& o, std::FILE* log) {
   }
   if (test_idx.empty() || train_idx.empty()) {
     if (o.holdout == 0)
-      std::fprintf(log, "note: %s: --holdout 0 trains on all %lld images; the test figures are measured on them too\n",
-                   where.c_str(), (long long)m);
+      std::fprintf(log, "note: %s: --holdout 0 trains on all %lld image%s; the test figures are measured on %s too\n",
+                   where.c_str(), (long long)m, m == 1 ? "" : "s", m == 1 ? "it" : "them");
     else
       std::fprintf(log, "note: %s: %lld image%s too few to hold out %g%%; the test split is the training set\n",
                    where.c_str(), (long long)m, m == 1 ? " is" : "s are", o.holdout * 100);
