@@ -112,7 +112,7 @@ TEST_F(RunsFolder, ResolveRunFileKeepsEveryPathInsideTheRunsFolder) {
 }
 
 // One raw HTTP/1.1 request, sent byte for byte (no client-side normalisation); returns the response.
-std::string raw_get(int port, const std::string& target) {
+std::string raw_get(int port, const std::string& target, const std::string& headers = "") {
   int s = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -122,7 +122,7 @@ std::string raw_get(int port, const std::string& target) {
     ::close(s);
     return "connect failed";
   }
-  std::string req = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" + headers + "\r\n";
   EXPECT_EQ(::send(s, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
   std::string out;
   char buf[4096];
@@ -227,6 +227,68 @@ TEST_F(RunsFolder, RefusesAMissingRunsFolderChartJsAndABusyPort) {
   o.port = first.start();
   latentlab::Dashboard second(o);
   EXPECT_ERROR_WITH(second.start(), "cannot listen on 127.0.0.1:" + std::to_string(o.port));
+}
+
+// Beyond loopback every route needs the token: over a raw socket, no route answers without it, a
+// wrong token of the right length is refused, the right one sets an HttpOnly cookie that then
+// opens every route, and the token appears in no response to a refused request.
+TEST_F(RunsFolder, BeyondLoopbackEveryRouteNeedsTheToken) {
+  write_bytes(path("chart.js"), "/* chart stand-in */");
+  EXPECT_TRUE(is_loopback_host("127.0.0.1") && is_loopback_host("127.3.2.1") && is_loopback_host("::1") &&
+              is_loopback_host("localhost"));
+  EXPECT_FALSE(is_loopback_host("0.0.0.0") || is_loopback_host("10.0.0.1") || is_loopback_host("::"));
+  auto t1 = random_token(), t2 = random_token();
+  EXPECT_EQ(t1.size(), 64u);
+  EXPECT_NE(t1, t2);
+  EXPECT_TRUE(constant_time_equal(t1, t1));
+  EXPECT_FALSE(constant_time_equal(t1, t2));
+  EXPECT_FALSE(constant_time_equal(t1, t1.substr(1)));
+
+  DashboardOptions o;
+  o.runs_dir = runs.string();
+  o.port = 0;
+  o.chart_js = path("chart.js");
+  o.threads = 4;
+  o.host = "0.0.0.0";  // all interfaces; the test talks to it over loopback only
+  latentlab::Dashboard d(o);
+  int port = d.start();
+  const std::string token = d.token();
+  ASSERT_EQ(token.size(), 64u) << "a token is made when none is given";
+  std::string wrong = token;
+  wrong[10] = wrong[10] == 'a' ? 'b' : 'a';
+  for (const std::string route : {"/", "/static/dashboard.js", "/static/chart.umd.js", "/api/runs", "/api/runs/vae1",
+                                  "/files/vae1/config.json", "/nonexistent"}) {
+    for (const std::string& target : {route, route + "?token=" + wrong, route + "?token="}) {
+      auto r = raw_get(port, target);
+      EXPECT_EQ(r.rfind("HTTP/1.1 401", 0), 0u) << target << "\n" << r.substr(0, 200);
+      EXPECT_EQ(r.find(token), std::string::npos) << target;
+    }
+    auto r = raw_get(port, route, "Cookie: latentlab_token=" + wrong + "\r\n");
+    EXPECT_EQ(r.rfind("HTTP/1.1 401", 0), 0u) << route;
+  }
+  // the right token: a cookie (HttpOnly) and a redirect that drops it from the address
+  auto r = raw_get(port, "/api/runs?token=" + token);
+  EXPECT_EQ(r.rfind("HTTP/1.1 303", 0), 0u) << r.substr(0, 300);
+  EXPECT_NE(r.find("Set-Cookie: latentlab_token=" + token + "; HttpOnly"), std::string::npos) << r.substr(0, 300);
+  EXPECT_NE(r.find("Location: /api/runs"), std::string::npos) << r.substr(0, 300);
+  for (const std::string route : {"/", "/api/runs", "/files/vae1/config.json"}) {
+    r = raw_get(port, route, "Cookie: other=1; latentlab_token=" + token + "\r\n");
+    EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << route << "\n" << r.substr(0, 200);
+  }
+  d.stop();
+
+  // a given token; --no-auth serves beyond loopback without one; loopback needs none by default
+  o.token = "my-own-token-of-some-length";
+  latentlab::Dashboard given(o);
+  EXPECT_EQ(given.token(), o.token);
+  o.token = "short";
+  EXPECT_ERROR_WITH(latentlab::Dashboard{o}, "--token must be at least 16 characters");
+  o.token.clear();
+  o.auth = "none";
+  EXPECT_EQ(latentlab::Dashboard(o).token(), "");
+  o.auth = "auto";
+  o.host = "127.0.0.1";
+  EXPECT_EQ(latentlab::Dashboard(o).token(), "");
 }
 
 }  // namespace latentlab::test

@@ -10,6 +10,10 @@
 //   GET /api/runs               list_runs()
 //   GET /api/runs/<name>        run_details()
 //   GET /files/<run>/<file>     a file of a run folder (resolve_run_file())
+//
+// Beyond loopback every route requires a token (Jupyter-style): the first visit carries it as
+// ?token=<hex>, which sets an HttpOnly cookie and redirects to the same path without it; later
+// requests send the cookie. Anything else gets 401.
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -30,11 +34,26 @@ struct DashboardOptions {
   std::string chart_js;
   /// Worker threads, each serving one connection at a time (default 128).
   int threads = 128;
+  /// Who may read: "auto" (default: a token is required when `host` is not a loopback address),
+  /// "token" (always required), "none" (never; --no-auth).
+  std::string auth = "auto";
+  /// The token when one is required; empty: 32 random bytes in hex, made at start.
+  std::string token;
 };
+
+/// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost).
+bool is_loopback_host(const std::string& host);
+
+/// 32 random bytes from the kernel, in hex (64 characters).
+std::string random_token();
+
+/// a == b in time that depends only on their lengths.
+bool constant_time_equal(const std::string& a, const std::string& b);
 
 /// One entry per run folder directly inside `runs_dir` (a folder with a config.json), sorted by
 /// name: {name, model, dataset, status, epoch, epochs, best_test_loss, updated, stamp}. `status` is
-/// "finished" (a model file), "running" (a file changed in the last 5 minutes), "stopped" (a
+/// "running" (a process holds the run's lock; runs from before the lock: a file changed in the last 5
+/// minutes), "finished" (a model file), "stopped" (a
 /// checkpoint to --resume from) or "incomplete"; `stamp` changes whenever the run's files do. Files
 /// that are missing, unreadable or half-written leave their fields out; nothing throws.
 nlohmann::json list_runs(const std::string& runs_dir);
@@ -69,6 +88,8 @@ class Dashboard {
   void stop();
   /// http://<host>:<port>/ once started.
   std::string url() const;
+  /// The token every request must carry (as ?token= once, then the cookie), or "" when none is required.
+  std::string token() const;
 
  private:
   struct Impl;

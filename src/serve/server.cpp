@@ -7,7 +7,12 @@
 #define CPPHTTPLIB_BROTLI_SUPPORT
 #include <httplib.h>
 
+#include <sys/random.h>
+
+#include <cctype>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -44,8 +49,59 @@ class Server : public httplib::Server {
 
 }  // namespace
 
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+std::string random_token() {
+  unsigned char bytes[32];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    require(n > 0, std::string("serve: cannot read random bytes for the access token: ") + std::strerror(errno));
+    got += static_cast<size_t>(n);
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  volatile unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff = diff | static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+namespace {
+
+// The value of cookie `name` in a Cookie header, or "".
+std::string cookie_value(const std::string& header, const std::string& name) {
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t end = header.find(';', pos);
+    if (end == std::string::npos) end = header.size();
+    std::string part = header.substr(pos, end - pos);
+    size_t start = part.find_first_not_of(' ');
+    if (start != std::string::npos && part.compare(start, name.size() + 1, name + "=") == 0)
+      return part.substr(start + name.size() + 1);
+    pos = end + 1;
+  }
+  return "";
+}
+
+constexpr const char* kCookie = "latentlab_token";
+
+}  // namespace
+
 struct Dashboard::Impl {
   DashboardOptions o;
+  std::string token;  // required of every request when not empty
   std::string chart_js;
   Server server;
   std::thread thread;
@@ -54,8 +110,28 @@ struct Dashboard::Impl {
   std::condition_variable stopped_cv;
   bool stopped = false;
 
+  static httplib::Server::HandlerResponse unauthorized(httplib::Response& r) {
+    r.status = 401;
+    r.set_content("401 unauthorized: open the address with ?token=... that `latentlab serve` printed when it started\n",
+                  "text/plain");
+    return httplib::Server::HandlerResponse::Handled;
+  }
+
   void routes() {
     auto& s = server;
+    if (!token.empty())
+      s.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& r) {
+        if (q.has_param("token")) {
+          if (!constant_time_equal(q.get_param_value("token"), token)) return unauthorized(r);
+          // the token moves into a cookie, and the address bar and history lose it
+          r.set_header("Set-Cookie", std::string(kCookie) + "=" + token + "; HttpOnly; SameSite=Strict; Path=/");
+          r.set_redirect(q.path.empty() ? "/" : q.path, 303);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (constant_time_equal(cookie_value(q.get_header_value("Cookie"), kCookie), token))
+          return httplib::Server::HandlerResponse::Unhandled;
+        return unauthorized(r);
+      });
     s.new_task_queue = [n = o.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
     // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second server share
     // the port silently instead of failing with "address in use".
@@ -126,6 +202,14 @@ Dashboard::Dashboard(DashboardOptions options) : impl_(std::make_unique<Impl>())
   require(fs::is_regular_file(chart, ec), "serve: Chart.js not found at " + chart +
                                               "; run `bash scripts/fetch_data.sh` (installs data/web/chart.umd.js) or pass --chart-js");
   impl_->chart_js = read_file(chart);
+  require(o.auth == "auto" || o.auth == "token" || o.auth == "none", "serve: auth must be auto, token or none");
+  if (o.auth == "token" || (o.auth == "auto" && !is_loopback_host(o.host))) {
+    require(o.token.empty() || o.token.size() >= 16, "serve: --token must be at least 16 characters");
+    for (char c : o.token)
+      require(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_',
+              "serve: --token may hold letters, digits, '-' and '_' only");
+    impl_->token = o.token.empty() ? random_token() : o.token;
+  }
   impl_->routes();
 }
 
@@ -159,6 +243,8 @@ void Dashboard::stop() {
   }
   i.stopped_cv.notify_all();
 }
+
+std::string Dashboard::token() const { return impl_->token; }
 
 std::string Dashboard::url() const {
   const std::string& h = impl_->o.host;
