@@ -5,4 +5,4 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 bash "$here/scripts/deps.sh"
 bash "$here/scripts/build.sh"
 cd "${LATENTLAB_BUILD_DIR:-$here/build}"
-ctest --output-on-failure -j "${JOBS:-$(nproc)}" "$@"
+ctest --output-on-failure -j "${JOBS:-$(nproc)}" -LE stress "$@"

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <random>
 #include <thread>
 
 #include "common.h"
@@ -165,6 +167,46 @@ TEST_F(Crash, AFullDiskNamesTheFileAndKeepsThePreviousCheckpoint) {
   // with room again, the run continues
   EXPECT_EQ(run({"train", "--resume", path("disk"), "--epochs", "2"}), 0) << log_tail();
   EXPECT_TRUE(fs::exists(dir / "disk" / "model"));
+}
+
+// Stress (ctest label `stress`, not in the default suite; LATENTLAB_STRESS=<trials> turns it on):
+// the Ctrl-C trial repeated under load, two busy processes per core competing with the training
+// child, each SIGINT at a random moment of a run. Every interrupted child must exit 130 with its
+// checkpoint (or 0, finished), never by a signal such as glibc's abort on a corrupted heap, and
+// resume to the uninterrupted run's weights. scripts/stress.sh runs it in the normal and the ASan build.
+TEST_F(Crash, StressCtrlCUnderLoad) {
+  const char* env = std::getenv("LATENTLAB_STRESS");
+  if (!env) GTEST_SKIP() << "set LATENTLAB_STRESS=<trials> (scripts/stress.sh) to run the stress trial";
+  const int trials = std::max(1, std::atoi(env));
+  const int64_t epochs = 3;
+  double total = reference(epochs);
+  std::vector<pid_t> hogs;
+  for (unsigned i = 0; i < 2 * std::max(1u, std::thread::hardware_concurrency()); ++i) {
+    pid_t h = ::fork();
+    if (h == 0) {
+      volatile uint64_t x = 0;
+      for (;;) x = x * 6364136223846793005ULL + 1;
+    }
+    hogs.push_back(h);
+  }
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> when(0.1, 1.0);
+  int interrupted = 0, finished = 0;
+  for (int t = 0; t < trials; ++t) {
+    std::string out = "stress" + std::to_string(t);
+    pid_t pid = spawn(train(out, epochs));
+    std::this_thread::sleep_for(std::chrono::duration<double>(when(rng) * total * 2));  // the load slows it down
+    ::kill(pid, SIGINT);
+    int code = wait_for(pid);
+    EXPECT_TRUE(code == 130 || code == 0) << "trial " << t << ": exit " << code << "\n" << log_tail();
+    (code == 130 ? interrupted : finished) += 1;
+    if (code == 130 || code == 0) recover_and_compare(out, epochs);
+    fs::remove_all(dir / out);
+    if (HasFailure()) break;
+  }
+  for (pid_t h : hogs) ::kill(h, SIGKILL);
+  for (pid_t h : hogs) ::waitpid(h, nullptr, 0);
+  std::printf("[ stress ] %d Ctrl-C trials under load: %d interrupted, %d finished first\n", trials, interrupted, finished);
 }
 
 }  // namespace latentlab::test
