@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "latentlab/io.h"
+#include "latentlab/run_lock.h"
 #include "latentlab/train.h"
 #include "test_paths.h"
 

@@ -11,6 +11,12 @@ namespace latentlab {
 /// the file and the reason (for example a full disk).
 void atomic_write(const std::string& path, const std::string& bytes);
 
+/// Throws latentlab::Error naming `flag` unless `path` can be written, before any work: nothing of the
+/// other kind is in the way (a folder where a file is wanted, or a file where a folder is), and the
+/// nearest existing folder at or above it is writable (missing folders are created on writing).
+/// Creates nothing.
+void check_can_create(const std::string& path, const std::string& flag, bool folder = false);
+
 /// Reads a whole file; throws latentlab::Error naming it when it cannot.
 std::string read_file(const std::string& path);
 

@@ -31,7 +31,8 @@ class Progress {
 /// terminal, a plain line at each quarter in logs, and a closing line.
 class TaskProgress {
  public:
-  /// `what` names the task ("classifier epoch 1/3"), `total` counts `unit`s ("images", "batches").
+  /// `what` names the task ("classifier epoch 1/3"), `total` counts `unit`s ("images", "batches");
+  /// `out` nullptr: silent.
   TaskProgress(std::FILE* out, std::string what, int64_t total, std::string unit, int tty = -1);
   /// `done` units so far (cheap when nothing is drawn).
   void update(int64_t done);

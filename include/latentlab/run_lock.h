@@ -28,8 +28,4 @@ class RunLock {
   int fd_ = -1;
 };
 
-/// Throws latentlab::Error naming --out when `run_dir` cannot be a run folder: it is a file, or the
-/// nearest folder above it that exists is not writable. Creates nothing.
-void check_run_folder_creatable(const std::string& run_dir);
-
 }  // namespace latentlab

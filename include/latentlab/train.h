@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "latentlab/run_lock.h"
 #include "latentlab/config.h"
 #include "latentlab/data.h"
 #include "latentlab/model.h"

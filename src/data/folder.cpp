@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-
 #include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -40,7 +39,6 @@ class QuietStderr {
  private:
   int saved_ = -1;
 };
-
 
 bool is_image_name(const fs::path& p) {
   std::string e = p.extension().string();

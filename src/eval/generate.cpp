@@ -24,15 +24,14 @@ Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double me
   auto device = model_device(model);
   auto z = model.sample_prior(total, torch::TensorOptions(torch::kFloat32)).mul_(std).add_(mean).to(device);
   std::vector<torch::Tensor> images, scores;
-  std::unique_ptr<TaskProgress> progress;
-  if (log) progress = std::make_unique<TaskProgress>(log, search ? "generate (ranking by the discriminator)" : "generate", total, "images");
+  TaskProgress progress(log, search ? "generate (ranking by the discriminator)" : "generate", total, "images");
   for (int64_t start = 0; start < total; start += 256) {
-    if (progress) progress->update(start);
+    progress.update(start);
     auto x = model.decode(z.slice(0, start, std::min(total, start + 256)));
     if (search) scores.push_back(model.critic_score(x).reshape({-1}));
     images.push_back(x);
   }
-  if (progress) progress->finish(std::to_string(total) + " images drawn");
+  progress.finish(std::to_string(total) + " images drawn");
   Generated g;
   g.images = torch::cat(images);
   if (!search) return g;

@@ -27,10 +27,9 @@ nlohmann::json evaluate_likelihood(ModelImpl& model, const Dataset& test, const 
   const int64_t sample_chunk = std::min(k, std::max<int64_t>(1, o.chunk));
   auto device = model_device(model);
   double elbo = 0, ll = 0;
-  std::unique_ptr<TaskProgress> progress;
-  if (log) progress = std::make_unique<TaskProgress>(log, "eval: likelihood, " + std::to_string(k) + " samples per image", n, "images");
+  TaskProgress progress(log, "eval: likelihood, " + std::to_string(k) + " samples per image", n, "images");
   for (int64_t start = 0; start < n; start += per_pass) {
-    if (progress) progress->update(start);
+    progress.update(start);
     auto x = to_float(test.images.slice(0, start, std::min(n, start + per_pass))).to(device);
     if (o.binarize) x = binarize(x, o.seed + 1 + static_cast<uint64_t>(start));
     std::vector<torch::Tensor> parts;
@@ -39,7 +38,7 @@ nlohmann::json evaluate_likelihood(ModelImpl& model, const Dataset& test, const 
     elbo += lw.mean(1).sum().item<double>();
     ll += (torch::logsumexp(lw, 1) - std::log(double(k))).sum().item<double>();
   }
-  if (progress) progress->finish(std::to_string(n) + " images");
+  progress.finish(std::to_string(n) + " images");
   const double dims = static_cast<double>(test.pixels()), to_bits = 1.0 / (dims * std::log(2.0));
   nlohmann::json j;
   j["elbo"] = elbo / n;

@@ -28,11 +28,8 @@ Pca Pca::fit(const torch::Tensor& x_in, int64_t k, const std::function<void(cons
   auto mean64 = x.to(torch::kFloat64).mean(0);
   auto mean32 = mean64.to(torch::kFloat32);
   p.mean = mean32;
-  // total variance (the trace of the covariance), for the explained fraction: O(n d)
-  double total = 0;
-  for (int64_t s = 0; s < n; s += 10000)
-    total += centred(x, mean32, s, std::min(n, s + 10000)).to(torch::kFloat64).pow(2).sum().item<double>();
-  p.total_variance = total / static_cast<double>(n - 1);
+  // total_variance, for the explained fraction, is the trace of the covariance: each path reads it
+  // off what it computes anyway (the covariance, the Gram matrix, the centred data)
   if (d <= kExactLimit) {
     // covariance from float32 products of centred chunks, summed in float64
     say("pca: " + std::to_string(n) + " x " + std::to_string(d) + ", covariance (" + std::to_string(d) + "^2)");
@@ -42,6 +39,7 @@ Pca Pca::fit(const torch::Tensor& x_in, int64_t k, const std::function<void(cons
       cov += torch::matmul(xc.t(), xc).to(torch::kFloat64);
     }
     cov /= static_cast<double>(n - 1);
+    p.total_variance = cov.trace().item<double>();
     auto [evals, evecs] = torch::linalg_eigh(cov, "L");  // ascending
     auto idx = torch::arange(d - 1, d - 1 - k, -1, torch::kInt64);
     p.components = evecs.index_select(1, idx).t().contiguous().to(torch::kFloat32);
@@ -55,6 +53,7 @@ Pca Pca::fit(const torch::Tensor& x_in, int64_t k, const std::function<void(cons
     require(k <= n, "--dim " + std::to_string(k) + ": PCA of " + std::to_string(n) + " images has at most " +
                         std::to_string(n) + " components; choose a smaller --dim");
     auto gram = torch::matmul(xc, xc.t());
+    p.total_variance = gram.trace().item<double>() / static_cast<double>(n - 1);
     auto [evals, evecs] = torch::linalg_eigh(gram, "L");
     auto idx = torch::arange(n - 1, n - 1 - k, -1, torch::kInt64);
     auto lam = evals.index_select(0, idx).clamp_min(0);
@@ -66,6 +65,7 @@ Pca Pca::fit(const torch::Tensor& x_in, int64_t k, const std::function<void(cons
     return p;
   }
   // randomized SVD of the centred data: range of X^T by a few power iterations, then a small SVD
+  p.total_variance = xc.pow(2).sum().item<double>() / static_cast<double>(n - 1);
   const int64_t l = std::min<int64_t>({k + 10, n, d});
   const int iterations = 4;
   say("pca: " + std::to_string(n) + " x " + std::to_string(d) + ", randomized SVD (rank " + std::to_string(l) + ")");

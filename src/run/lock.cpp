@@ -78,21 +78,4 @@ std::optional<RunLock::Holder> RunLock::holder(const std::string& run_dir) {
   return out;
 }
 
-void check_run_folder_creatable(const std::string& run_dir) {
-  std::error_code ec;
-  fs::path p = fs::absolute(run_dir, ec);
-  require(!ec, "--out " + run_dir + ": not a usable path (" + ec.message() + ")");
-  if (fs::exists(p, ec)) {
-    require(fs::is_directory(p, ec), "--out " + run_dir + ": is a file, not a folder; choose another --out");
-    require(::access(p.c_str(), W_OK | X_OK) == 0,
-            "--out " + run_dir + ": cannot write into this folder (" + std::strerror(errno) + "); choose another --out");
-    return;
-  }
-  fs::path dir = p.parent_path();
-  while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.root_path()) dir = dir.parent_path();
-  require(fs::is_directory(dir, ec), "--out " + run_dir + ": " + dir.string() + " is a file, not a folder");
-  require(::access(dir.c_str(), W_OK | X_OK) == 0, "--out " + run_dir + ": cannot create the run folder in " + dir.string() +
-                                                       " (" + std::strerror(errno) + "); choose another --out");
-}
-
 }  // namespace latentlab

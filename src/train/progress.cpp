@@ -63,11 +63,12 @@ void Progress::end_epoch(const std::string& summary) {
 
 TaskProgress::TaskProgress(std::FILE* out, std::string what, int64_t total, std::string unit, int tty)
     : out_(out), what_(std::move(what)), unit_(std::move(unit)), total_(std::max<int64_t>(1, total)),
-      next_plain_(std::max<int64_t>(1, total / 4)), tty_(tty < 0 ? ::isatty(fileno(out)) != 0 : tty != 0) {
+      next_plain_(std::max<int64_t>(1, total / 4)), tty_(out && (tty < 0 ? ::isatty(fileno(out)) != 0 : tty != 0)) {
   start_ = last_draw_ = clock::now();
 }
 
 void TaskProgress::update(int64_t done) {
+  if (!out_) return;
   auto now = clock::now();
   bool draw = tty_ ? now - last_draw_ > std::chrono::milliseconds(200) : (done >= next_plain_ && done < total_);
   if (!draw) return;
@@ -90,6 +91,7 @@ void TaskProgress::update(int64_t done) {
 }
 
 void TaskProgress::finish(const std::string& summary) {
+  if (!out_) return;
   double secs = std::chrono::duration<double>(clock::now() - start_).count();
   if (drawn_) std::fprintf(out_, "\r\033[K");
   std::fprintf(out_, "%s: %s (%s)\n", what_.c_str(), summary.c_str(), format_duration(secs).c_str());

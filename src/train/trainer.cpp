@@ -330,7 +330,7 @@ TrainResult Trainer::run(bool resume) {
     require(!fs::exists(path_in(config_.out, "checkpoint")),
             "--out " + config_.out + ": already holds a run; pass --resume " + config_.out + " to continue it or choose another --out");
   }
-  check_run_folder_creatable(config_.out);
+  check_can_create(config_.out, "--out", true);
   // everything that can refuse the run (data, model options) runs before the folder is made
   setup();
   {
@@ -374,20 +374,21 @@ TrainResult Trainer::run(bool resume) {
                  return n;
                }(), config_.device.c_str(), torch::get_num_threads(), torch::get_num_threads() == 1 ? "" : "s");
   for (int64_t epoch = start + 1; epoch <= config_.epochs; ++epoch) {
-    auto interrupted = [&](const char* where) {
-      std::fprintf(log_, "\ninterrupted in epoch %lld (%s): checkpoint written; continue with latentlab train --resume %s\n",
-                   (long long)epoch, where, config_.out.c_str());
+    auto interrupted = [&](const std::string& when) {
+      std::fprintf(log_, "\ninterrupted %s: checkpoint written; continue with latentlab train --resume %s\n", when.c_str(),
+                   config_.out.c_str());
       return TrainResult{metrics_, config_.out, true};
     };
+    const std::string in_epoch = "in epoch " + std::to_string(epoch);
     nlohmann::json m = train_epoch(epoch);
-    if (m.is_null()) return interrupted("training pass");
+    if (m.is_null()) return interrupted(in_epoch + " (training pass)");
     auto t0 = Clock::now();
     nlohmann::json tested = evaluate();
     if (tested.is_null()) {
       // stopped during the test pass: resume runs it again from the end of the training pass
       save_checkpoint(epoch - 1, pass_end_, pass_end_rng_);
       g_stop_requested.store(false);
-      return interrupted("test pass");
+      return interrupted(in_epoch + " (test pass)");
     }
     m.update(tested);
     m["eval_seconds"] = seconds_since(t0);
@@ -410,9 +411,7 @@ TrainResult Trainer::run(bool resume) {
       // stopped while the epoch's files were written: it is complete, so its checkpoint resumes after it
       if (!saved) save_checkpoint(epoch);
       g_stop_requested.store(false);
-      std::fprintf(log_, "\ninterrupted after epoch %lld: checkpoint written; continue with latentlab train --resume %s\n",
-                   (long long)epoch, config_.out.c_str());
-      return {metrics_, config_.out, true};
+      return interrupted("after epoch " + std::to_string(epoch));
     }
   }
   model_->to(torch::kCPU);

@@ -83,6 +83,24 @@ void atomic_write(const std::string& path, const std::string& bytes) {
   }
 }
 
+void check_can_create(const std::string& path, const std::string& flag, bool folder) {
+  namespace fs = std::filesystem;
+  require(!path.empty(), flag + ": the path is empty");
+  std::error_code ec;
+  fs::path p = fs::absolute(path, ec);
+  require(!ec, flag + " " + path + ": not a usable path (" + ec.message() + ")");
+  const bool is_dir = fs::is_directory(p, ec);
+  if (folder)
+    require(is_dir || !fs::exists(p, ec), flag + " " + path + ": is a file, not a folder; choose another " + flag);
+  else
+    require(!is_dir, flag + " " + path + ": is a folder; give a file name");
+  fs::path dir = folder && is_dir ? p : p.parent_path();
+  while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.root_path()) dir = dir.parent_path();
+  require(fs::is_directory(dir, ec), flag + " " + path + ": " + dir.string() + " is a file, not a folder");
+  require(::access(dir.c_str(), W_OK | X_OK) == 0,
+          flag + " " + path + ": cannot write into " + dir.string() + " (" + std::strerror(errno) + "); choose another " + flag);
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("cannot read " + path + ": " + std::strerror(errno));

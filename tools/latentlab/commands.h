@@ -26,10 +26,7 @@ void add_serve(CLI::App& app);
 
 /// --threads [0]: CPU threads of a command that computes.
 void add_threads_flag(CLI::App& cmd, int64_t& threads);
-/// Checks, before any work, that `path` can be written: not a folder, and the nearest existing folder
-/// above it is writable (missing folders are created when the file is written). Errors name `flag`.
-void check_output_file(const std::string& path, const std::string& flag);
-/// check_output_file plus the image outputs' checks: .png or .npy, and a PNG grid of n images of
+/// check_can_create (io.h) plus the image outputs' checks: .png or .npy, and a PNG grid of n images of
 /// height x width with nrow per row within PNG's limits.
 void check_image_file(const std::string& path, int64_t n, int64_t height, int64_t width, int64_t nrow);
 

@@ -64,7 +64,7 @@ void add_eval(CLI::App& app) {
                                           std::to_string(o.likelihood.images) + ")");
     o.reconstruction.seed = o.likelihood.seed = o.seed;
     std::string out = a->out.empty() ? (std::filesystem::path(a->run) / "eval.json").string() : a->out;
-    check_output_file(out, a->out.empty() ? "eval.json in the run folder (or -o)" : "-o");
+    check_can_create(out, a->out.empty() ? "eval.json in the run folder (or -o)" : "-o");
     auto run = load_run(a->run);
     apply_threads(a->threads);
     const std::string dir = a->data_dir.empty() ? run.config.data_dir : a->data_dir;
@@ -177,7 +177,7 @@ void add_pca(CLI::App& app) {
     apply_model_defaults(c);
     std::string name = is_folder_dataset(c) ? std::filesystem::path(folder_path(c)).filename().string() : c.dataset;
     std::string out = a->out.empty() ? "pca-" + name + "-" + std::to_string(a->dim) + ".png" : a->out;
-    check_output_file(out, "-o");
+    check_can_create(out, "-o");
     apply_threads(c.threads);
     auto data = load_splits(c);
     Pca pca = Pca::fit(to_float(data.train.images), a->dim, [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); });
@@ -207,7 +207,7 @@ void add_encode(CLI::App& app) {
   add_threads_flag(*cmd, a->threads);
   cmd->callback([a] {
     require(std::filesystem::path(a->out).extension() == ".npy", "-o " + a->out + ": the codes file must end in .npy");
-    check_output_file(a->out, "-o");
+    check_can_create(a->out, "-o");
     auto run = load_run(a->run);
     require(run.model->has_codes(), "encode: model " + run.config.model + " in " + a->run + " has no encoder to find codes with");
     apply_threads(a->threads);

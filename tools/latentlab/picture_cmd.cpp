@@ -84,7 +84,7 @@ void add_scatter(CLI::App& app) {
   add_threads_flag(*cmd, a->threads);
   cmd->callback([a] {
     require(std::filesystem::path(a->out).extension() == ".png", "-o " + a->out + ": the scatter plot is a .png");
-    check_output_file(a->out, "-o");
+    check_can_create(a->out, "-o");
     auto run = load_run(a->run);
     require(run.model->has_codes(), "scatter: model " + run.config.model + " has no encoder to find codes with");
     apply_threads(a->threads);
