@@ -3,11 +3,7 @@
 // (a file-size limit). After each, the run folder is resumable (or, with no config.json yet,
 // plainly not a run), a checkpoint present always loads, and `train --resume` ends with weights
 // identical to an uninterrupted run with the same seed.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -17,9 +13,7 @@
 #include "common.h"
 #include "latentlab/io.h"
 #include "latentlab/train.h"
-#include "test_paths.h"
-
-extern char** environ;
+#include "processes.h"
 
 namespace latentlab::test {
 
@@ -35,32 +29,10 @@ class Crash : public Seeded {
             "--grid-images", "16",     "--preview-every", "8",   "--out",    path(out)};
   }
   std::vector<std::string> resume(const std::string& out) { return {"train", "--resume", path(out)}; }
-  // Starts latentlab with `args` (output to <dir>/log) and `env` added to the environment.
   pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-    std::vector<std::string> all = {LATENTLAB_EXE};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv, envp;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_copy = env;
-    for (auto& e : env_copy) envp.push_back(e.data());
-    for (char** e = environ; *e; ++e) envp.push_back(*e);
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, path("log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid = -1;
-    EXPECT_EQ(posix_spawn(&pid, LATENTLAB_EXE, &fa, nullptr, argv.data(), envp.data()), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
+    return spawn_latentlab(args, env, path("log"));
   }
-  // Exit status, or 128 + signal.
-  static int wait_for(pid_t pid) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  static int wait_for(pid_t pid) { return wait_status(pid); }
   int run(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) { return wait_for(spawn(args, env)); }
   std::string log_tail() {
     std::string s = read_file(path("log"));

@@ -81,8 +81,14 @@ class Batcher {
   Batcher(const Dataset& data, int64_t batch_size, bool shuffle, torch::Device device = torch::kCPU);
   /// Starts an epoch: draws a new permutation from `gen` when shuffling.
   void start_epoch(at::Generator gen);
+  /// Data-parallel training: this process takes part `rank` of `world` of every batch. A batch is then
+  /// world x batch_size images of the epoch's order (the same on every rank), of which batch(i) returns
+  /// this rank's batch_size (the last batch may leave a rank fewer, or none). Default: 0 of 1.
+  void shard(int64_t rank, int64_t world);
   /// Number of batches in one epoch.
   int64_t batches() const;
+  /// Images in batch i over all ranks.
+  int64_t batch_total(int64_t i) const;
   /// Batch i of the current epoch: float [b, C, H, W] in [0, 1] on the batcher's device.
   /// The returned tensor is a reused buffer, valid until the next call: clone it to keep it.
   torch::Tensor batch(int64_t i);
@@ -94,6 +100,7 @@ class Batcher {
  private:
   torch::Tensor images_, labels_;
   int64_t batch_size_;
+  int64_t rank_ = 0, world_ = 1;
   bool shuffle_;
   torch::Tensor order_;   // int64 [N]
   torch::Tensor buffer_;  // float, reused

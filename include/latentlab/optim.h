@@ -23,6 +23,10 @@ struct FlatAdamOptions {
   /// (which another optimiser may own, as when two phases share the encoder) and each step gathers
   /// them and their gradients into the buffers and scatters the update back. Default: true.
   TORCH_ARG(bool, alias) = true;
+  /// Extra float32 slots after the gradients in the flat gradient buffer, which the update ignores: a
+  /// data-parallel trainer fills them (the loss, a stop flag) so that one allreduce of the buffer
+  /// carries them with the gradients. Default: 0.
+  TORCH_ARG(int64_t, spare) = 0;
 };
 
 class FlatAdam {
@@ -36,11 +40,17 @@ class FlatAdam {
   /// found in the same pass as the update (a NaN or infinite gradient has then already spread into the
   /// parameters: callers that must keep them check before the step); on CUDA it returns true.
   bool step();
+  /// Gathers the gradients into the flat buffer now (alias(false); a no-op otherwise), for a caller
+  /// that reduces the buffer before step(), which then uses it as it is.
+  void collect();
   void save(torch::serialize::OutputArchive& a) const;
   void load(torch::serialize::InputArchive& a);
   int64_t steps() const { return step_; }
   const torch::Tensor& flat_params() const { return params_; }
-  const torch::Tensor& flat_grads() const { return grads_; }
+  /// The gradients, one value per parameter element.
+  torch::Tensor flat_grads() const { return grads_.narrow(0, 0, params_.numel()); }
+  /// The gradients followed by options.spare() extra slots.
+  const torch::Tensor& grad_buffer() const { return grads_; }
   FlatAdamOptions options;
 
  private:
@@ -49,6 +59,7 @@ class FlatAdam {
   std::vector<torch::Tensor> handles_;  // the parameters, for alias(false)
   torch::Tensor params_, grads_, m_, v_;
   int64_t step_ = 0;
+  bool collected_ = false;
 };
 
 }  // namespace latentlab

@@ -14,8 +14,10 @@
 
 #include "latentlab/config.h"
 #include "latentlab/data.h"
+#include "latentlab/distributed.h"
 #include "latentlab/model.h"
 #include "latentlab/optim.h"
+#include "latentlab/run_lock.h"
 
 namespace latentlab {
 
@@ -77,6 +79,7 @@ class Trainer {
  public:
   /// Validates the config; `log` receives progress (stderr by default).
   explicit Trainer(TrainConfig config, std::FILE* log = stderr);
+  ~Trainer();
   /// Trains from epoch 1, or from the run folder's checkpoint with resume = true.
   TrainResult run(bool resume = false);
   const TrainConfig& config() const { return config_; }
@@ -84,6 +87,9 @@ class Trainer {
   /// The "out" that config.json records, when it differs from the folder written (a resumed run keeps
   /// the path it was created with, however --resume was typed).
   void set_recorded_out(std::string out) { recorded_out_ = std::move(out); }
+  /// Trains as one rank of a data-parallel job (world_size > 1): run() joins the process group, and
+  /// rank 0 alone writes the run folder. See distributed.h.
+  void set_distributed(DistEnv env) { dist_env_ = std::move(env); }
 
  private:
   void setup();
@@ -93,12 +99,28 @@ class Trainer {
   void write_images(int64_t epoch);
   /// samples-latest.png from the fixed codes, during an epoch (--preview-every).
   void write_preview();
-  /// `partial`: where an interrupted epoch stopped (with the CPU generator's state), else null.
-  void save_checkpoint(int64_t epoch, const nlohmann::json& partial = nullptr, const torch::Tensor& rng = {});
+  /// `partial`: where an interrupted epoch stopped, with each rank's CPU generator state (one for a
+  /// single process), else null. Only rank 0 writes.
+  void save_checkpoint(int64_t epoch, const nlohmann::json& partial = nullptr, const std::vector<torch::Tensor>& rngs = {});
   /// Builds one optimiser per phase (after any weights are loaded: they alias the parameters).
   void build_optimizers();
-  /// Loads weights and optimiser state from the run folder's checkpoint; returns its epoch.
-  int64_t load_checkpoint();
+  /// Loads weights and optimiser state from the bytes of the run folder's checkpoint; returns its epoch.
+  int64_t load_checkpoint(const std::string& bytes);
+  /// The steps of run() before the first epoch.
+  int64_t prepare(bool resume);
+  /// Runs `f` on every rank; if it throws on any rank, every rank throws (a single process: as is).
+  template <typename F>
+  void together(F&& f);
+  bool writer() const { return !group_ || group_->rank() == 0; }
+  /// A job: whether any rank asked to stop. A single process: whether it did.
+  bool stop_agreed();
+  /// A job: reduces a phase's gradients (weighted by this rank's share of the batch), its loss and the
+  /// stop flag in one allreduce; returns the loss over all ranks. `n`: images this rank had.
+  torch::Tensor reduce_phase(size_t phase, const torch::Tensor& loss, int64_t n, int64_t total, bool& stop);
+  /// This rank's CPU generator state, and in a job every rank's.
+  std::vector<torch::Tensor> generator_states();
+  /// Checks that every rank resolved the same settings and loaded the same data.
+  void check_same_settings();
 
   TrainConfig config_;
   std::FILE* log_;
@@ -112,11 +134,17 @@ class Trainer {
   torch::Tensor fixed_z_, fixed_x_;
   std::vector<nlohmann::json> metrics_;
   nlohmann::json partial_;     // from a checkpoint written mid-epoch
-  torch::Tensor partial_rng_;  // the CPU generator's state there
-  // where the last training pass ended (its sums and generator state), for a stop during the test pass
+  torch::Tensor partial_rng_;  // this rank's CPU generator state there
+  // where the last training pass ended (its sums and generator states), for a stop during the test pass
   nlohmann::json pass_end_;
-  torch::Tensor pass_end_rng_;
+  std::vector<torch::Tensor> partial_rngs_;   // every rank's generator state there
+  std::vector<torch::Tensor> pass_end_rngs_;
   std::string recorded_out_;
+  DistEnv dist_env_;
+  std::unique_ptr<ProcessGroup> group_;
+  std::unique_ptr<RunLock> lock_;  // rank 0's, while run() runs
+  std::FILE* quiet_log_ = nullptr;   // other ranks than 0 log nowhere
+  double allreduce_seconds_ = 0;    // this epoch's time in gradient allreduces
 };
 
 }  // namespace latentlab

@@ -103,12 +103,27 @@ void Batcher::start_epoch(at::Generator gen) {
   if (shuffle_) order_ = torch::randperm(images_.size(0), gen, torch::kInt64).to(images_.device());
 }
 
-int64_t Batcher::batches() const { return (images_.size(0) + batch_size_ - 1) / batch_size_; }
+void Batcher::shard(int64_t rank, int64_t world) {
+  TORCH_CHECK(world >= 1 && rank >= 0 && rank < world, "Batcher::shard: rank out of range");
+  rank_ = rank;
+  world_ = world;
+}
+
+int64_t Batcher::batches() const {
+  const int64_t global = batch_size_ * world_;
+  return (images_.size(0) + global - 1) / global;
+}
+
+int64_t Batcher::batch_total(int64_t i) const {
+  const int64_t global = batch_size_ * world_;
+  return std::min(global, images_.size(0) - i * global);
+}
 
 torch::Tensor Batcher::indices(int64_t i) const {
-  int64_t start = i * batch_size_;
-  TORCH_CHECK(i >= 0 && start < images_.size(0), "batch index out of range");
-  return order_.slice(0, start, std::min(start + batch_size_, images_.size(0)));
+  TORCH_CHECK(i >= 0 && i < batches(), "batch index out of range");
+  const int64_t n = images_.size(0);
+  int64_t start = std::min(n, i * batch_size_ * world_ + rank_ * batch_size_);
+  return order_.slice(0, start, std::min(start + batch_size_, n));
 }
 
 torch::Tensor Batcher::batch(int64_t i) {

@@ -23,7 +23,8 @@ FlatAdam::FlatAdam(const std::vector<torch::Tensor>& params, FlatAdamOptions opt
   }
   auto opts_t = params[0].options().requires_grad(false);
   params_ = torch::empty({total}, opts_t);
-  grads_ = torch::zeros({total}, opts_t);
+  TORCH_CHECK(options.spare() >= 0, "FlatAdam: spare must not be negative");
+  grads_ = torch::zeros({total + options.spare()}, opts_t);
   m_ = torch::zeros({total}, opts_t);
   v_ = torch::zeros({total}, opts_t);
   torch::NoGradGuard no_grad;
@@ -52,6 +53,12 @@ void FlatAdam::zero_grad() {
     if (p.grad().defined()) p.mutable_grad().zero_();
 }
 
+void FlatAdam::collect() {
+  if (options.alias()) return;
+  gather();
+  collected_ = true;
+}
+
 void FlatAdam::gather() {
   torch::NoGradGuard no_grad;
   int64_t off = 0;
@@ -77,7 +84,8 @@ void FlatAdam::scatter() {
 }
 
 bool FlatAdam::step() {
-  if (!options.alias()) gather();
+  if (!options.alias() && !collected_) gather();
+  collected_ = false;
   ++step_;
   const double b1 = options.beta1(), b2 = options.beta2();
   const double bc1 = 1 - std::pow(b1, static_cast<double>(step_));
@@ -100,8 +108,9 @@ bool FlatAdam::step() {
     finite = !bad.load();
   } else {
     torch::NoGradGuard no_grad;
-    m_.mul_(b1).add_(grads_, 1 - b1);
-    v_.mul_(b2).addcmul_(grads_, grads_, 1 - b2);
+    torch::Tensor g = flat_grads();
+    m_.mul_(b1).add_(g, 1 - b1);
+    v_.mul_(b2).addcmul_(g, g, 1 - b2);
     params_.addcdiv_(m_, v_.sqrt().mul_(inv_sqrt_bc2).add_(eps), -step_size);
   }
   if (!options.alias()) scatter();

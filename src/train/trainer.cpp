@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "latentlab/error.h"
 #include "latentlab/io.h"
@@ -58,18 +59,36 @@ struct TermSums {
   }
   void load(const nlohmann::json& j, torch::Device device) {
     for (const auto& e : j) {
-      names.push_back(e.at(0).get<std::string>());
+      const std::string name = e.at(0).get<std::string>();
+      auto it = std::find(names.begin(), names.end(), name);
+      if (it != names.end()) {  // merging another rank's sums
+        sums[it - names.begin()].add_(e.at(1).get<double>());
+        counts[it - names.begin()] += e.at(2).get<int64_t>();
+        continue;
+      }
+      names.push_back(name);
       sums.push_back(torch::tensor(e.at(1).get<double>(), torch::TensorOptions(torch::kFloat32).device(device)));
       counts.push_back(e.at(2).get<int64_t>());
     }
+  }
+  // A job: the sums of every rank, on every rank (a rank that saw no images has no names, so the sums
+  // travel by name, not as one tensor).
+  void reduce(ProcessGroup* group, torch::Device device) {
+    if (!group) return;
+    auto all = group->allgather(save().dump());
+    names.clear();
+    sums.clear();
+    counts.clear();
+    for (const auto& part : all) load(nlohmann::json::parse(part), device);
   }
 };
 
 std::atomic<bool> g_stop_requested{false};
 
 // Sum of a phase's gradients: finite exactly when every gradient is (barring overflow of the sum).
-torch::Tensor grad_sum(const Phase& phase, const FlatAdam& opt) {
-  if (opt.options.alias()) return opt.flat_grads().sum();
+// `collected`: the flat buffer holds them (aliased, or gathered for a reduction).
+torch::Tensor grad_sum(const Phase& phase, const FlatAdam& opt, bool collected) {
+  if (opt.options.alias() || collected) return opt.flat_grads().sum();
   torch::Tensor s = torch::zeros({}, phase.parameters.front().options());
   for (const auto& p : phase.parameters)
     if (p.grad().defined()) s = s + p.grad().sum();
@@ -88,8 +107,81 @@ Trainer::Trainer(TrainConfig config, std::FILE* log) : config_(std::move(config)
   if (config_.out.empty()) config_.out = default_run_dir(config_.model);
 }
 
+Trainer::~Trainer() {
+  if (quiet_log_) std::fclose(quiet_log_);
+}
+
+template <typename F>
+void Trainer::together(F&& f) {
+  if (!group_) return f();
+  std::string error;
+  try {
+    f();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  group_->agree(error.empty(), error);
+}
+
+bool Trainer::stop_agreed() { return group_ ? group_->any(stop_requested()) : stop_requested(); }
+
+std::vector<torch::Tensor> Trainer::generator_states() {
+  torch::Tensor mine = at::detail::getDefaultCPUGenerator().get_state();
+  if (!group_) return {mine};
+  auto all = group_->allgather(std::string(reinterpret_cast<const char*>(mine.data_ptr<uint8_t>()), mine.numel()));
+  std::vector<torch::Tensor> out;
+  for (const auto& s : all)
+    out.push_back(torch::from_blob(const_cast<char*>(s.data()), {static_cast<int64_t>(s.size())}, torch::kUInt8).clone());
+  return out;
+}
+
+torch::Tensor Trainer::reduce_phase(size_t p, const torch::Tensor& loss, int64_t n, int64_t total, bool& stop) {
+  FlatAdam& opt = *optims_[p];
+  opt.collect();
+  const torch::Tensor& buf = opt.grad_buffer();
+  const int64_t g = buf.numel() - 2;
+  // this rank's share of the batch's mean: the sum over ranks is then the mean over the whole batch
+  const double w = static_cast<double>(n) / static_cast<double>(total);
+  if (n == 0)
+    buf.zero_();
+  else {
+    buf.narrow(0, 0, g).mul_(w);
+    buf.narrow(0, g, 1).copy_(loss.detach().reshape({1}).mul(w));
+  }
+  buf.narrow(0, g + 1, 1).fill_(stop_requested() ? 1.0 : 0.0);
+  auto t0 = Clock::now();
+  torch::Tensor b = buf;
+  group_->allreduce_sum(b);
+  allreduce_seconds_ += seconds_since(t0);
+  stop = stop || buf[g + 1].item<float>() > 0;
+  return buf[g];
+}
+
+void Trainer::check_same_settings() {
+  if (!group_) return;
+  nlohmann::json mine = to_json(config_);
+  for (const char* k : {"out", "threads", "data_dir"}) mine.erase(k);  // may differ from host to host
+  mine["(training images loaded)"] = train_.size();
+  mine["(test images loaded)"] = test_.size();
+  auto all = group_->allgather(mine.dump());
+  const auto first = nlohmann::json::parse(all[0]);
+  std::string diffs;
+  for (size_t r = 1; r < all.size(); ++r) {
+    const auto other = nlohmann::json::parse(all[r]);
+    for (const auto& [key, value] : first.items())
+      if (!other.contains(key) || other[key] != value)
+        diffs += (diffs.empty() ? "" : "; ") + ("rank " + std::to_string(r) + " has " + key + " = " +
+                                                 (other.contains(key) ? other[key].dump() : "(none)") + " where rank 0 has " + value.dump());
+  }
+  require(diffs.empty(), "the ranks of this job were started with different settings (" + diffs +
+                             "); start every rank with the same command line");
+}
+
 void Trainer::setup() {
-  apply_threads(config_.threads);
+  int64_t threads = config_.threads;
+  if (threads == 0 && group_ && !std::getenv("OMP_NUM_THREADS"))  // the cores shared by this machine's ranks
+    threads = std::max<int64_t>(1, std::thread::hardware_concurrency() / std::max<int64_t>(1, dist_env_.local_world_size));
+  apply_threads(threads);
   auto t0 = Clock::now();
   Splits splits = load_splits(config_, log_);
   train_ = std::move(splits.train);
@@ -101,6 +193,10 @@ void Trainer::setup() {
   // Built once: on CUDA they copy the dataset to the device.
   train_batches_ = std::make_unique<Batcher>(train_, config_.batch_size, true, device_);
   test_batches_ = std::make_unique<Batcher>(test_, 1000, false, device_);
+  if (group_) {  // each rank its part of every batch
+    train_batches_->shard(group_->rank(), group_->world_size());
+    test_batches_->shard(group_->rank(), group_->world_size());
+  }
   torch::manual_seed(config_.seed);
   model_ = ModelRegistry::create(config_, shape_);
   model_->to(device_);
@@ -115,6 +211,29 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
   model_->set_epoch(epoch);
   Batcher& batcher = *train_batches_;
   batcher.start_epoch(at::detail::getDefaultCPUGenerator());
+  if (group_) {
+    // the shuffle above is the same on every rank; noise and dropout come from a stream per rank
+    torch::manual_seed(rank_seed(config_.seed, epoch, group_->rank()));
+    // BatchNorm statistics stay per rank, as in DDP, and restart from rank 0's each epoch
+    std::vector<torch::Tensor> buffers;
+    for (auto& t : model_->buffers())
+      if (t.is_floating_point()) buffers.push_back(t);
+    if (!buffers.empty()) {
+      torch::Tensor flat = torch::cat([&] {
+        std::vector<torch::Tensor> v;
+        for (auto& t : buffers) v.push_back(t.reshape({-1}));
+        return v;
+      }());
+      group_->broadcast(flat);
+      int64_t off = 0;
+      torch::NoGradGuard no_grad;
+      for (auto& t : buffers) {
+        t.copy_(flat.narrow(0, off, t.numel()).view(t.sizes()));
+        off += t.numel();
+      }
+    }
+  }
+  allreduce_seconds_ = 0;
   model_->train();
   TermSums sums;
   int64_t first = 0, skipped = 0;
@@ -155,17 +274,21 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
   };
   auto t0 = Clock::now();
   int64_t b = first;
+  bool stop = false;  // in a job: agreed by every rank through the gradient allreduce
   for (; b < batcher.batches(); ++b) {
-    if (stop_requested()) break;
+    if (group_ ? stop : stop_requested()) break;
     torch::Tensor x = batcher.batch(b);
+    const int64_t n = x.size(0);  // in a job the last batch may leave this rank fewer images, or none
     for (size_t p = 0; p < phases_.size(); ++p) {
       if (b % phases_[p].every != 0) continue;
       optims_[p]->zero_grad();
-      LossTerms l = model_->losses_and_gradients(p, x);
+      LossTerms l = n > 0 ? model_->losses_and_gradients(p, x) : LossTerms{torch::zeros({}, x.options()), {}};
+      // the loss the checks read: in a job, the whole batch's, reduced with the gradients
+      torch::Tensor loss = group_ ? reduce_phase(p, l.loss, n, batcher.batch_total(b), stop) : l.loss.detach();
       // CPU with stop: the optimiser's step reports the gradients; otherwise they are reduced first
       const bool check_in_step = check_now && !skip_mode;
       if (!check_in_step) {
-        torch::Tensor health = l.loss.detach() + grad_sum(phases_[p], *optims_[p]);
+        torch::Tensor health = loss + grad_sum(phases_[p], *optims_[p], group_ != nullptr);
         if (skip_mode) {
           if (!std::isfinite(health.item<double>())) {
             ++skipped;
@@ -177,32 +300,40 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
       }
       bool grads_finite = optims_[p]->step();
       if (check_in_step) {
-        bool loss_finite = std::isfinite(l.loss.item<double>());
+        bool loss_finite = std::isfinite(loss.item<double>());
         if (!loss_finite || !grads_finite)
           nonfinite_stop(b, (loss_finite ? "a gradient (phase " : "the loss (phase ") + phases_[p].name + ")");
       }
+      if (n == 0) continue;
       if (phases_.size() == 1)
-        sums.add(l, x.size(0), "loss", "");
+        sums.add(l, n, "loss", "");
       else
-        sums.add(l, x.size(0), phases_[p].name, phases_[p].name + "_");
+        sums.add(l, n, phases_[p].name, phases_[p].name + "_");
       last_loss = l.loss;
     }
     if (!check_now && (b + 1) % 50 == 0) check_device_flag();
     progress.update(b, [&] { return last_loss.defined() ? last_loss.item<double>() : NAN; });
-    if (config_.preview_every > 0 && (b + 1) % config_.preview_every == 0) write_preview();
+    if (writer() && config_.preview_every > 0 && (b + 1) % config_.preview_every == 0) write_preview();
   }
   if (!check_now) check_device_flag();
   double secs = seconds_before + seconds_since(t0);
+  if (group_) {
+    stop = stop || group_->any(stop_requested());  // a request after the last batch's allreduce
+    sums.reduce(group_.get(), device_);
+  } else {
+    stop = stop_requested();
+  }
   nlohmann::json here = {{"epoch", epoch}, {"next_batch", b}, {"skipped", skipped}, {"seconds", secs}, {"sums", sums.save()}};
-  if (stop_requested()) {
+  std::vector<torch::Tensor> rngs = generator_states();
+  if (stop) {
     // interrupted (request_stop): a checkpoint that resumes at this very batch (after the last one:
     // at the test pass), written before anything else
-    save_checkpoint(epoch - 1, here);
+    save_checkpoint(epoch - 1, here, rngs);
     g_stop_requested.store(false);  // served
     return nullptr;
   }
   pass_end_ = here;
-  pass_end_rng_ = at::detail::getDefaultCPUGenerator().get_state();
+  pass_end_rngs_ = rngs;
   require(sums.names.size() > 0, "epoch " + std::to_string(epoch) + ": every batch had a non-finite loss or gradient and was skipped; "
                                  "training stopped. Lower --lr.");
   nlohmann::json m;
@@ -216,6 +347,10 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
   if (config_.on_nonfinite == "skip") m["skipped_batches"] = skipped;
   m["seconds"] = secs;
   m["images_per_s"] = train_.size() / secs;
+  if (group_) {
+    m["world_size"] = group_->world_size();
+    m["allreduce_seconds"] = allreduce_seconds_;  // rank 0's
+  }
   return m;
 }
 
@@ -224,18 +359,19 @@ nlohmann::json Trainer::evaluate() {
   model_->eval();
   Batcher& batcher = *test_batches_;
   TermSums sums;
-  for (int64_t b = 0; b < batcher.batches(); ++b) {
-    if (stop_requested()) return nullptr;
+  for (int64_t b = 0; b < batcher.batches() && !stop_requested(); ++b) {
     torch::Tensor x = batcher.batch(b);
-    sums.add(model_->eval_losses(x), x.size(0), "loss", "");
+    if (x.size(0) > 0) sums.add(model_->eval_losses(x), x.size(0), "loss", "");
   }
-  if (stop_requested()) return nullptr;
+  if (stop_agreed()) return nullptr;
+  sums.reduce(group_.get(), device_);
   nlohmann::json m;
   sums.to_json(m, "test_");
   return m;
 }
 
 void Trainer::write_images(int64_t epoch) {
+  if (!writer()) return;
   torch::NoGradGuard no_grad;
   model_->eval();
   std::string e = std::to_string(epoch);
@@ -260,16 +396,23 @@ void Trainer::build_optimizers() {
   for (auto& p : phases_) {
     bool shared = false;
     for (auto& t : p.parameters) shared |= !owned.insert(t.unsafeGetTensorImpl()).second;
-    optims_.push_back(std::make_unique<FlatAdam>(p.parameters, FlatAdamOptions(config_.lr).beta1(config_.beta1).alias(!shared)));
+    optims_.push_back(std::make_unique<FlatAdam>(p.parameters, FlatAdamOptions(config_.lr).beta1(config_.beta1).alias(!shared).spare(group_ ? 2 : 0)));
   }
 }
 
-void Trainer::save_checkpoint(int64_t epoch, const nlohmann::json& partial, const torch::Tensor& rng) {
+namespace {
+// The checkpoint key of rank r's generator state in an interrupted epoch.
+std::string partial_rng_key(int64_t r) { return r == 0 ? "partial_rng" : "partial_rng_" + std::to_string(r); }
+}  // namespace
+
+void Trainer::save_checkpoint(int64_t epoch, const nlohmann::json& partial, const std::vector<torch::Tensor>& rngs) {
+  if (!writer()) return;
   auto a = model_archive("checkpoint", config_, shape_, *model_);
   a.write("epoch", c10::IValue(epoch));
+  a.write("world_size", c10::IValue(group_ ? group_->world_size() : int64_t(1)));
   if (!partial.is_null()) {
     a.write("partial", c10::IValue(partial.dump()));
-    a.write("partial_rng", rng.defined() ? rng : at::detail::getDefaultCPUGenerator().get_state());
+    for (size_t r = 0; r < rngs.size(); ++r) a.write(partial_rng_key(r), rngs[r]);
   }
   for (size_t i = 0; i < optims_.size(); ++i) {
     torch::serialize::OutputArchive o;
@@ -279,10 +422,8 @@ void Trainer::save_checkpoint(int64_t epoch, const nlohmann::json& partial, cons
   atomic_write(path_in(config_.out, "checkpoint"), archive_bytes(a));
 }
 
-int64_t Trainer::load_checkpoint() {
+int64_t Trainer::load_checkpoint(const std::string& bytes) {
   std::string path = path_in(config_.out, "checkpoint");
-  require(fs::exists(path), "--resume " + config_.out + ": no checkpoint in this run folder (nothing to resume)");
-  std::string bytes = read_file(path);
   try {
     torch::serialize::InputArchive a;
     load_archive(a, bytes, path);
@@ -299,12 +440,19 @@ int64_t Trainer::load_checkpoint() {
                   (saved.is_object() && saved.contains(k) ? saved[k].dump() : std::string("(missing)")) + ", but " +
                   path_in(config_.out, "config.json") + " says " + mine[k].dump() +
                   "; the checkpoint belongs to another run. Restore that run's config.json or start a new run.");
+    const int64_t world = group_ ? group_->world_size() : 1;
+    const int64_t saved_world = a.try_read("world_size", v) && v.isInt() ? v.toInt() : 1;
+    require(saved_world == world, path + ": this run was trained by " + std::to_string(saved_world) + " process" +
+                                      (saved_world == 1 ? "" : "es") + " and is resumed by " + std::to_string(world) +
+                                      "; resume it with the same number (" +
+                                      (saved_world == 1 ? std::string("without --nproc or WORLD_SIZE") : "--nproc " + std::to_string(saved_world) + " or WORLD_SIZE=" + std::to_string(saved_world)) +
+                                      "): the batches and random streams depend on it");
     a.read("epoch", v);
     int64_t epoch = v.toInt();
     require(epoch >= 0, path + ": malformed epoch " + std::to_string(epoch));
     if (a.try_read("partial", v) && v.isString()) {
       partial_ = nlohmann::json::parse(v.toStringRef());
-      a.read("partial_rng", partial_rng_);
+      a.read(partial_rng_key(group_ ? group_->rank() : 0), partial_rng_);
     }
     torch::serialize::InputArchive m;
     a.read("model", m);
@@ -324,34 +472,65 @@ int64_t Trainer::load_checkpoint() {
   }
 }
 
-TrainResult Trainer::run(bool resume) {
-  std::string config_path = path_in(config_.out, "config.json");
-  if (!resume) {
-    require(!fs::exists(path_in(config_.out, "checkpoint")),
-            "--out " + config_.out + ": already holds a run; pass --resume " + config_.out + " to continue it or choose another --out");
-  }
-  check_can_create(config_.out, "--out", true);
+int64_t Trainer::prepare(bool resume) {
+  const std::string config_path = path_in(config_.out, "config.json");
   // everything that can refuse the run (data, model options) runs before the folder is made
-  setup();
-  {
+  together([&] {
+    if (writer()) {
+      if (!resume)
+        require(!fs::exists(path_in(config_.out, "checkpoint")),
+                "--out " + config_.out + ": already holds a run; pass --resume " + config_.out + " to continue it or choose another --out");
+      check_can_create(config_.out, "--out", true);
+    }
+    setup();
+  });
+  check_same_settings();
+  // rank 0 makes the folder, takes its lock and reads the checkpoint, which every rank then loads
+  std::string checkpoint;
+  together([&] {
+    if (!writer()) return;
     std::error_code ec;
     fs::create_directories(config_.out, ec);
     require(!ec, "--out " + config_.out + ": cannot create the run folder (" + ec.message() + ")");
-  }
-  RunLock lock(config_.out);  // held until run() returns or throws
+    lock_ = std::make_unique<RunLock>(config_.out);  // held until run() returns or throws
+    if (!resume) return;
+    if (!fs::exists(path_in(config_.out, "checkpoint"))) {
+      require(fs::exists(config_path), "--resume " + config_.out + ": no checkpoint and no config.json there; nothing to resume");
+      // killed before its first checkpoint: nothing to keep, so the run starts over (same seed, same result)
+      std::fprintf(log_, "resuming %s: no checkpoint was written yet, so training starts from epoch 1\n", config_.out.c_str());
+      return;
+    }
+    checkpoint = read_file(path_in(config_.out, "checkpoint"));
+    require(!checkpoint.empty(), path_in(config_.out, "checkpoint") + ": the file is empty; it is not a latentlab checkpoint");
+  });
+  if (group_) checkpoint = group_->broadcast_bytes(checkpoint);
   int64_t start = 0;
-  if (!resume) {
-    build_optimizers();
-  } else if (!fs::exists(path_in(config_.out, "checkpoint"))) {
-    require(fs::exists(config_path), "--resume " + config_.out + ": no checkpoint and no config.json there; nothing to resume");
-    // killed before its first checkpoint: nothing to keep, so the run starts over (same seed, same result)
-    std::fprintf(log_, "resuming %s: no checkpoint was written yet, so training starts from epoch 1\n", config_.out.c_str());
-    build_optimizers();
-  } else {
-    start = load_checkpoint();
+  together([&] {
+    if (checkpoint.empty()) {
+      build_optimizers();
+      return;
+    }
+    start = load_checkpoint(checkpoint);
     require(start <= config_.epochs, "--resume " + config_.out + ": the run has finished " + std::to_string(start) +
                                          " epochs; pass --epochs with more than " + std::to_string(start) +
                                          " to train further (--epochs " + std::to_string(config_.epochs) + " was asked)");
+  });
+  if (group_) {  // as DDP: every rank starts from rank 0's parameters
+    std::vector<torch::Tensor> params = model_->parameters();
+    torch::Tensor flat = torch::cat([&] {
+      std::vector<torch::Tensor> v;
+      for (auto& t : params) v.push_back(t.detach().reshape({-1}));
+      return v;
+    }());
+    group_->broadcast(flat);
+    torch::NoGradGuard no_grad;
+    int64_t off = 0;
+    for (auto& t : params) {
+      t.detach().copy_(flat.narrow(0, off, t.numel()).view(t.sizes()));
+      off += t.numel();
+    }
+  }
+  if (writer() && start > 0) {
     // Keep the metrics of the epochs the checkpoint holds.
     for (auto& j : read_metrics(path_in(config_.out, "metrics.jsonl")))
       if (j.contains("epoch") && j["epoch"].is_number() && j["epoch"].get<double>() <= start) metrics_.push_back(std::move(j));
@@ -362,17 +541,44 @@ TrainResult Trainer::run(bool resume) {
       std::fprintf(log_, "resuming %s after epoch %lld of %lld\n", config_.out.c_str(), (long long)start,
                    (long long)config_.epochs);
   }
-  {
+  if (writer()) {
     nlohmann::json recorded = to_json(config_);
     if (!recorded_out_.empty()) recorded["out"] = recorded_out_;
     atomic_write(config_path, recorded.dump(2) + "\n");
   }
+  return start;
+}
+
+TrainResult Trainer::run(bool resume) {
+  struct ReleaseLock {  // the lock is held while run() runs, however it ends
+    std::unique_ptr<RunLock>& lock;
+    ~ReleaseLock() { lock.reset(); }
+  } release{lock_};
+  if (dist_env_.distributed()) {
+    if (device_.is_cuda()) {
+      const int64_t gpus = static_cast<int64_t>(torch::cuda::device_count());
+      require(dist_env_.local_rank < gpus, "--device cuda: rank " + std::to_string(dist_env_.rank) + " is local rank " +
+                                               std::to_string(dist_env_.local_rank) + " on a machine with " + std::to_string(gpus) +
+                                               " GPU" + (gpus == 1 ? "" : "s") + "; start at most one process per GPU");
+      device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(dist_env_.local_rank));
+    }
+    group_ = std::make_unique<ProcessGroup>(dist_env_, device_);
+    if (group_->rank() != 0) {  // rank 0 reports; the others only fail loudly
+      quiet_log_ = std::fopen("/dev/null", "w");
+      if (quiet_log_) log_ = quiet_log_;
+    }
+  }
+  const int64_t start = prepare(resume);
   std::fprintf(log_, "run folder: %s (model %s, %lld parameters, device %s, %d thread%s)\n", config_.out.c_str(),
                config_.model.c_str(), [&] {
                  long long n = 0;
                  for (auto& p : model_->parameters()) n += p.numel();
                  return n;
                }(), config_.device.c_str(), torch::get_num_threads(), torch::get_num_threads() == 1 ? "" : "s");
+  if (group_)
+    std::fprintf(log_, "data-parallel: %lld processes (%s), %lld images per process per batch, %lld per step\n",
+                 (long long)group_->world_size(), group_->backend().c_str(), (long long)config_.batch_size,
+                 (long long)(config_.batch_size * group_->world_size()));
   for (int64_t epoch = start + 1; epoch <= config_.epochs; ++epoch) {
     auto interrupted = [&](const std::string& when) {
       std::fprintf(log_, "\ninterrupted %s: checkpoint written; continue with latentlab train --resume %s\n", when.c_str(),
@@ -386,7 +592,7 @@ TrainResult Trainer::run(bool resume) {
     nlohmann::json tested = evaluate();
     if (tested.is_null()) {
       // stopped during the test pass: resume runs it again from the end of the training pass
-      save_checkpoint(epoch - 1, pass_end_, pass_end_rng_);
+      save_checkpoint(epoch - 1, pass_end_, pass_end_rngs_);
       g_stop_requested.store(false);
       return interrupted(in_epoch + " (test pass)");
     }
@@ -396,9 +602,11 @@ TrainResult Trainer::run(bool resume) {
     require(std::isfinite(train_loss), "epoch " + std::to_string(epoch) + ": the training loss is not finite (" +
                                            std::to_string(train_loss) + "); lower --lr. The last good checkpoint is kept.");
     metrics_.push_back(m);
-    std::string lines;
-    for (auto& j : metrics_) lines += j.dump() + "\n";
-    atomic_write(path_in(config_.out, "metrics.jsonl"), lines);
+    if (writer()) {
+      std::string lines;
+      for (auto& j : metrics_) lines += j.dump() + "\n";
+      atomic_write(path_in(config_.out, "metrics.jsonl"), lines);
+    }
     if (epoch % config_.image_every == 0 || epoch == config_.epochs) write_images(epoch);
     const bool saved = epoch % config_.save_every == 0 || epoch == config_.epochs;
     if (saved) save_checkpoint(epoch);
@@ -407,16 +615,18 @@ TrainResult Trainer::run(bool resume) {
                   (long long)epoch, (long long)config_.epochs, train_loss, test_loss, m["seconds"].get<double>(),
                   m["images_per_s"].get<double>());
     Progress(log_).end_epoch(buf);
-    if (stop_requested() && epoch < config_.epochs) {
+    if (stop_agreed() && epoch < config_.epochs) {
       // stopped while the epoch's files were written: it is complete, so its checkpoint resumes after it
       if (!saved) save_checkpoint(epoch);
       g_stop_requested.store(false);
       return interrupted("after epoch " + std::to_string(epoch));
     }
   }
-  model_->to(torch::kCPU);
-  atomic_write(path_in(config_.out, "model"), save_model_bytes(config_, shape_, *model_));
-  model_->to(device_);
+  if (writer()) {
+    model_->to(torch::kCPU);
+    atomic_write(path_in(config_.out, "model"), save_model_bytes(config_, shape_, *model_));
+    model_->to(device_);
+  }
   return {metrics_, config_.out};
 }
 

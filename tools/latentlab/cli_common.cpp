@@ -7,6 +7,13 @@
 
 namespace latentlab::cli {
 
+namespace {
+std::vector<std::string> g_command_line;
+}  // namespace
+
+void set_command_line(int argc, char** argv) { g_command_line.assign(argv, argv + argc); }
+const std::vector<std::string>& command_line() { return g_command_line; }
+
 void add_threads_flag(CLI::App& cmd, int64_t& threads) {
   cmd.add_option("--threads", threads, "CPU threads (0: OMP_NUM_THREADS if set, else all cores)")
       ->capture_default_str()

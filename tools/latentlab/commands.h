@@ -2,12 +2,22 @@
 // Each subcommand lives in its own file and adds itself to the app; main() only dispatches.
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
 #include "latentlab/dashboard.h"
 
 namespace latentlab::cli {
 
 /// Thrown by a command that stopped on request (Ctrl-C) after saving its work: exit status 130.
 struct Interrupted {};
+/// Thrown by a command whose exit status is already decided (train --nproc passes on its workers').
+struct ExitStatus {
+  int code;
+};
+/// The program's arguments as main() received them (train --nproc starts its workers with them).
+void set_command_line(int argc, char** argv);
+const std::vector<std::string>& command_line();
 
 void add_train(CLI::App& app);
 void add_sample(CLI::App& app);

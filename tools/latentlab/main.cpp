@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) then makes write() fail with EFBIG, which names the file, instead
   // of killing the process.
   std::signal(SIGXFSZ, SIG_IGN);
+  latentlab::cli::set_command_line(argc, argv);
   CLI::App app{"latentlab: train, evaluate, sample and visualise autoencoders, VAEs and GANs"};
   app.require_subcommand(1);
   app.set_version_flag("--version", LATENTLAB_VERSION);
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const latentlab::cli::Interrupted&) {
     return 130;
+  } catch (const latentlab::cli::ExitStatus& e) {
+    return e.code;
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; every flag error exits 1, like every other bad input
     return app.exit(e) == 0 ? 0 : 1;

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "latentlab/distributed.h"
 #include "latentlab/error.h"
 #include "latentlab/presets.h"
 #include "latentlab/train.h"
@@ -25,6 +26,8 @@ struct TrainArgs {
   std::string config_file, resume, preset;
   bool dashboard = false;
   DashboardOptions board;
+  int64_t nproc = 0;
+  double dist_timeout = 60;
 };
 
 // The flag table: every TrainConfig field is a flag, and its default is printed by --help.
@@ -121,15 +124,26 @@ void add_train(CLI::App& app) {
   cmd->add_option("--preset", args->preset, "settings that reproduce a seed (listed by `latentlab models`)");
   cmd->add_option("--resume", args->resume, "continue the run in this folder from its last checkpoint")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--nproc", args->nproc,
+                  "train data-parallel in N processes on this machine (c10d Gloo; --batch-size is per process); "
+                  "torchrun and srun set RANK, WORLD_SIZE, ... instead")
+      ->check(CLI::Range(int64_t(1), int64_t(1024)));
+  cmd->add_option("--dist-timeout", args->dist_timeout,
+                  "data-parallel: seconds a rank waits for the others (start, each collective) before the job stops")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 86400.0));
   cmd->add_flag("--dashboard", args->dashboard, "serve the live dashboard of the runs folder while training (see `serve`)");
   add_dashboard_flags(*cmd, args->board);
   cmd->callback([args] {
     std::string recorded_out;
     TrainConfig c = resolve(*args, recorded_out);
-    Trainer trainer(c);
+    Trainer trainer(c);  // validates the settings (once, before any worker starts)
     if (!recorded_out.empty()) trainer.set_recorded_out(recorded_out);
+    DistEnv env = dist_env_from_environment();
+    env.timeout = std::chrono::milliseconds(static_cast<int64_t>(args->dist_timeout * 1000));
+    const bool launcher = args->nproc > 0 && !launched_by_latentlab();
     std::unique_ptr<Dashboard> board;
-    if (args->dashboard) {
+    if (args->dashboard && env.rank == 0 && !launched_by_latentlab()) {
       // the dashboard shows the folder that holds this run, so earlier runs can be compared
       auto runs = std::filesystem::absolute(trainer.config().out).parent_path();
       std::filesystem::create_directories(runs);
@@ -137,6 +151,19 @@ void add_train(CLI::App& app) {
       board = std::make_unique<Dashboard>(args->board);
       start_dashboard(*board, args->board);
     }
+    if (launcher) {
+      // the workers get this command line and the run folder this process named
+      std::vector<std::string> argv = command_line();
+      if (c.out.empty() && args->resume.empty()) argv.insert(argv.begin() + 2, {"--out", trainer.config().out});
+      int code = launch_local(args->nproc, argv, env.timeout);
+      if (code == 130) throw Interrupted();
+      if (code != 0) throw ExitStatus{code};
+      std::fprintf(stderr, "done: %s\n", trainer.config().out.c_str());
+      return;
+    }
+    require(args->nproc == 0 || env.world_size == args->nproc,
+            "--nproc " + std::to_string(args->nproc) + " but WORLD_SIZE=" + std::to_string(env.world_size));
+    trainer.set_distributed(env);
     // Ctrl-C: stop after the current batch with a checkpoint that resumes there; a second one kills.
     struct sigaction sa {};
     sa.sa_handler = [](int sig) {
@@ -150,7 +177,7 @@ void add_train(CLI::App& app) {
     ::sigaction(SIGTERM, &sa, nullptr);
     auto result = trainer.run(!args->resume.empty());
     if (result.interrupted) throw Interrupted();
-    std::fprintf(stderr, "done: %s\n", result.run_dir.c_str());
+    if (env.rank == 0 && !launched_by_latentlab()) std::fprintf(stderr, "done: %s\n", result.run_dir.c_str());
   });
 }
 
