@@ -367,6 +367,32 @@ TEST_F(Distributed, BadInputEndsEveryRankWithAMessage) {
   expect_error({"train", "--resume", path("d"), "--epochs", "2"}, {}, "trained by 2 processes and is resumed by 1");
 }
 
+TEST_F(Distributed, RanksJoinTheStoreOfTorchrunsAgent) {
+  // torchrun (c10d rendezvous) serves the store itself and sets TORCHELASTIC_USE_AGENT_STORE=True: every
+  // rank, rank 0 included, is then a client. PyTorch's own TCPStore plays the agent here.
+  if (std::system("/usr/bin/python3 -c 'import torch.distributed' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "no python3-torch to serve the store";
+  ASSERT_EQ(run(train("vae", "launched", {"--nproc", "2"})), 0) << log();
+  const int port = free_port();
+  const std::string serve = "import torch.distributed as d, time; s = d.TCPStore('127.0.0.1', " + std::to_string(port) +
+                            ", 3, True); time.sleep(120)";
+  pid_t agent = ::fork();
+  if (agent == 0) {
+    ::execl("/usr/bin/python3", "python3", "-c", serve.c_str(), (char*)nullptr);
+    ::_exit(127);
+  }
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < 2; ++r) {
+    auto env = rank_env(r, 2, port);
+    env.push_back("TORCHELASTIC_USE_AGENT_STORE=True");
+    ranks.push_back(spawn_latentlab(train("vae", "agent"), env, path("log")));
+  }
+  for (pid_t p : ranks) EXPECT_EQ(wait_status_within(p, std::chrono::seconds(120)), 0) << log();
+  ::kill(agent, SIGKILL);
+  waitpid(agent, nullptr, 0);
+  EXPECT_EQ(max_rel_diff(weights("launched"), weights("agent")), 0);
+}
+
 TEST_F(Distributed, TwoHostsInNetworkNamespaces) {
   if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
   const std::string a = "llA" + std::to_string(::getpid()), b = "llB" + std::to_string(::getpid());
