@@ -367,6 +367,17 @@ TEST_F(Distributed, BadInputEndsEveryRankWithAMessage) {
   expect_error({"train", "--resume", path("d"), "--epochs", "2"}, {}, "trained by 2 processes and is resumed by 1");
 }
 
+TEST_F(Distributed, TwoGpus) {
+  // NCCL where LibTorch has it (else Gloo on CUDA tensors); LOCAL_RANK picks each rank's GPU
+  if (!torch::cuda::is_available() || torch::cuda::device_count() < 2) GTEST_SKIP() << "needs two CUDA devices";
+  ASSERT_EQ(run(train("vae", "gpu", {"--nproc", "2", "--device", "cuda"})), 0) << log();
+  EXPECT_NE(log().find(LATENTLAB_HAVE_NCCL ? "(nccl)" : "(gloo)"), std::string::npos) << log();
+  auto m = metrics("gpu");
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_LT(m[1]["train_loss"].get<double>(), m[0]["train_loss"].get<double>());
+  EXPECT_TRUE(fs::exists(dir / "gpu" / "model"));
+}
+
 TEST_F(Distributed, RanksJoinTheStoreOfTorchrunsAgent) {
   // torchrun (c10d rendezvous) serves the store itself and sets TORCHELASTIC_USE_AGENT_STORE=True: every
   // rank, rank 0 included, is then a client. PyTorch's own TCPStore plays the agent here.
