@@ -36,12 +36,16 @@ TEST_F(Regs, CorruptionDoesWhatItSays) {
 }
 
 TEST_F(Regs, KlSparsityMatchesTheFormulaAndVanishesAtTheTarget) {
-  // codes whose sigmoid means are exactly rho give zero
+  // codes whose mean activation 1 - exp(-|c|) is exactly rho give zero
   double rho = 0.2;
-  auto at_target = torch::full({8, 3}, std::log(rho / (1 - rho)), torch::kFloat64);
+  auto at_target = torch::full({8, 3}, -std::log(1 - rho), torch::kFloat64);
   EXPECT_NEAR(kl_sparsity(at_target, rho).item<double>(), 0.0, 1e-12);
-  auto code = torch::tensor({{0.0, 2.0}, {0.0, -2.0}}, torch::kFloat64);
-  double h0 = 0.5, h1 = (1 / (1 + std::exp(-2.0)) + 1 / (1 + std::exp(2.0))) / 2;
+  // a ReLU code reaches a small target: one image in ten active with 1 - exp(-c) = 0.5 gives rho 0.05
+  auto relu_code = torch::zeros({10, 2}, torch::kFloat64);
+  relu_code[0] = std::log(2.0);
+  EXPECT_NEAR(kl_sparsity(relu_code, 0.05).item<double>(), 0.0, 1e-12);
+  auto code = torch::tensor({{0.0, 2.0}, {1.0, -2.0}}, torch::kFloat64);
+  double h0 = (1 - std::exp(-1.0)) / 2, h1 = 1 - std::exp(-2.0);
   auto kl = [&](double h) { return rho * std::log(rho / h) + (1 - rho) * std::log((1 - rho) / (1 - h)); };
   EXPECT_NEAR(kl_sparsity(code, rho).item<double>(), kl(h0) + kl(h1), 1e-12);
   EXPECT_ERROR_WITH(parse_sparsity("1.5:0.1"), "rho must be in (0, 1)");

@@ -25,7 +25,8 @@ struct Sparsity {
 };
 /// Parses --sparsity: "" | <rho>:<weight> with rho in (0, 1).
 Sparsity parse_sparsity(const std::string& spec);
-/// sum_j KL(rho || rho_hat_j), with rho_hat_j the batch mean of sigmoid(code_j).
+/// sum_j KL(rho || rho_hat_j), with rho_hat_j the batch mean of the activation 1 - exp(-|code_j|), which is 0
+/// for a silent unit and tends to 1 as |code_j| grows (so a ReLU code can reach any rho in (0, 1)).
 torch::Tensor kl_sparsity(const torch::Tensor& code, double rho);
 
 /// The regularisers of one model, from its settings.

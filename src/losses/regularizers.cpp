@@ -71,7 +71,9 @@ Sparsity parse_sparsity(const std::string& spec) {
 }
 
 torch::Tensor kl_sparsity(const torch::Tensor& code, double rho) {
-  auto rho_hat = torch::sigmoid(code).mean(0).clamp(1e-6, 1 - 1e-6);
+  // activation 1 - exp(-|c|): 0 for a silent unit (a ReLU code's zeros), toward 1 as |c| grows, so any
+  // target rho in (0, 1) is reachable (a sigmoid of a ReLU code is never below 0.5)
+  auto rho_hat = (1 - torch::exp(-code.abs())).mean(0).clamp(1e-6, 1 - 1e-6);
   return (rho * (rho / rho_hat).log() + (1 - rho) * ((1 - rho) / (1 - rho_hat)).log()).sum();
 }
 
