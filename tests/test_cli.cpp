@@ -6,6 +6,7 @@
 #include "common.h"
 #include "test_paths.h"
 #include "latentlab/io.h"
+#include "latentlab/train.h"
 
 namespace latentlab::test {
 
@@ -342,6 +343,50 @@ TEST_F(Cli, MissingRunFolder) {
   r = run_cli("models");
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.output.find("vae"), std::string::npos);
+}
+
+}  // namespace latentlab::test
+
+namespace latentlab::test {
+
+TEST_F(Cli, KeptCheckpointsServeEveryCommandThatReadsARun) {
+  write_tiny_mnist(dir / "data", 256, 64);
+  const std::string common = "--data-dir " + path("data") + " --batch-size 64 --hidden 32 --latent 4 --threads 1 --seed 2";
+  auto r = run_cli("train " + common + " --epochs 3 --save-every 1 --keep-checkpoints all --out " + path("all"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (int e = 1; e <= 3; ++e) EXPECT_TRUE(fs::exists(dir / "all" / ("checkpoint-" + std::to_string(e)))) << e;
+  EXPECT_EQ(kept_checkpoint_epochs(path("all")), (std::vector<int64_t>{1, 2, 3}));
+  // each kept file holds its own epoch's weights: the last one is the final model's
+  auto final_w = load_run(path("all")).model->parameters(), third = load_run(path("all"), 3).model->parameters(),
+       second = load_run(path("all"), 2).model->parameters();
+  for (size_t i = 0; i < final_w.size(); ++i) EXPECT_TRUE(torch::equal(final_w[i], third[i]));
+  EXPECT_FALSE(torch::equal(second[0], third[0]));
+  ASSERT_EQ(run_cli("sample " + path("all") + " --epoch 2 -n 4 -o " + path("e2.npy")).code, 0);
+  ASSERT_EQ(run_cli("sample " + path("all") + " --epoch 3 -n 4 -o " + path("e3.npy")).code, 0);
+  EXPECT_NE(read_file(path("e2.npy")), read_file(path("e3.npy")));
+  ASSERT_EQ(run_cli("reconstruct " + path("all") + " --epoch 1 -n 4 -o " + path("r1.png")).code, 0);
+  r = run_cli("eval " + path("all") + " --epoch 2 --parts reconstruction");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "all" / "eval-epoch2.json"));
+  EXPECT_FALSE(fs::exists(dir / "all" / "eval.json"));
+  r = run_cli("generate " + path("all") + " --epoch 7 -n 4 -o " + path("g.png"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--epoch 7: " + path("all") + " keeps no checkpoint of that epoch; it keeps epochs 1, 2, 3"), std::string::npos)
+      << r.output;
+  // --keep-checkpoints N keeps the last N; without it there are none, and --epoch says how to keep them
+  ASSERT_EQ(run_cli("train " + common + " --epochs 3 --keep-checkpoints 2 --out " + path("two")).code, 0);
+  EXPECT_EQ(kept_checkpoint_epochs(path("two")), (std::vector<int64_t>{2, 3}));
+  ASSERT_EQ(run_cli("train " + common + " --epochs 1 --out " + path("none")).code, 0);
+  EXPECT_TRUE(kept_checkpoint_epochs(path("none")).empty());
+  r = run_cli("sample " + path("none") + " --epoch 1 -o " + path("x.png"));
+  EXPECT_NE(r.output.find("train with --keep-checkpoints N or all"), std::string::npos) << r.output;
+  EXPECT_EQ(run_cli("train " + common + " --keep-checkpoints -2 --out " + path("bad")).code, 1);
+  // resuming keeps the history and ends with the uninterrupted run's weights
+  ASSERT_EQ(run_cli("train " + common + " --epochs 2 --save-every 1 --keep-checkpoints all --out " + path("cut")).code, 0);
+  ASSERT_EQ(run_cli("train --resume " + path("cut") + " --epochs 3").code, 0);
+  EXPECT_EQ(kept_checkpoint_epochs(path("cut")), (std::vector<int64_t>{1, 2, 3}));
+  auto resumed = load_run(path("cut")).model->parameters();
+  for (size_t i = 0; i < final_w.size(); ++i) EXPECT_TRUE(torch::equal(final_w[i], resumed[i])) << i;
 }
 
 }  // namespace latentlab::test

@@ -56,6 +56,7 @@ struct TrainConfig {
   int64_t grid_images = 64;        ///< images per sample grid
   int64_t preview_every = 200;     ///< also write samples-latest.png every N batches during an epoch (0: off)
   int64_t save_every = 1;          ///< write the checkpoint every N epochs (and after the last)
+  int64_t keep_checkpoints = 0;    ///< also keep checkpoint-<epoch> of the last N saves (-1: all; 0: only `checkpoint`)
   // numerics
   std::string on_nonfinite = "stop";  ///< a batch whose loss or gradient is NaN or infinite: stop (keep the last good
                                       ///< checkpoint) | skip (no update; counted as skipped_batches in metrics.jsonl)

@@ -4,6 +4,7 @@
 //   config.json        resolved settings (reloadable with --config)
 //   metrics.jsonl      one JSON object per epoch
 //   checkpoint         model, optimisers, epoch, RNG seed of the next epoch (written atomically)
+//   checkpoint-<epoch> earlier checkpoints, with --keep-checkpoints
 //   reconstruction-<epoch>.png, samples-<epoch>.png, samples-latest.png (during an epoch)
 //   model              the final model (config embedded), for sample/reconstruct/eval
 #include <torch/torch.h>
@@ -49,8 +50,12 @@ struct LoadedModel {
 };
 LoadedModel load_model_file(const std::string& path);
 
-/// A run folder's trained model: its `model` file, or its checkpoint when training has not finished.
-LoadedModel load_run(const std::string& run_dir);
+/// A run folder's trained model: its `model` file, or its checkpoint when training has not finished;
+/// with epoch > 0 the weights of checkpoint-<epoch> (kept by --keep-checkpoints). A missing epoch is an
+/// error that names the epochs the folder keeps.
+LoadedModel load_run(const std::string& run_dir, int64_t epoch = 0);
+/// The epochs of the checkpoint-<epoch> files in a run folder, ascending.
+std::vector<int64_t> kept_checkpoint_epochs(const std::string& run_dir);
 
 struct TrainResult {
   std::vector<nlohmann::json> metrics;  ///< one object per epoch (all epochs of the run)
@@ -102,6 +107,8 @@ class Trainer {
   /// `partial`: where an interrupted epoch stopped, with each rank's CPU generator state (one for a
   /// single process), else null. Only rank 0 writes.
   void save_checkpoint(int64_t epoch, const nlohmann::json& partial = nullptr, const std::vector<torch::Tensor>& rngs = {});
+  /// Links the checkpoint just written as checkpoint-<epoch> and drops the oldest beyond --keep-checkpoints.
+  void keep_checkpoint(int64_t epoch);
   /// Builds one optimiser per phase (after any weights are loaded: they alias the parameters).
   void build_optimizers();
   /// Loads weights and optimiser state from the bytes of the run folder's checkpoint; returns its epoch.

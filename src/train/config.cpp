@@ -18,7 +18,7 @@ namespace latentlab {
   X(model) X(dataset) X(data_dir) X(image_size) X(channels) X(strict) X(holdout) X(train_images) X(epochs)  \
   X(batch_size) X(lr) X(beta1) X(seed) X(threads) X(device) X(out) X(arch) X(hidden) X(latent) X(activation) X(loss) \
   X(noise) X(l1) X(sparsity) X(contractive) X(dropout) X(beta) X(kl_warmup) X(posterior) X(ngf) X(ndf) X(d_every) \
-  X(g_every) X(prior) X(image_every) X(grid_images) X(preview_every) X(save_every) \
+  X(g_every) X(prior) X(image_every) X(grid_images) X(preview_every) X(save_every) X(keep_checkpoints) \
   X(on_nonfinite)
 
 nlohmann::json to_json(const TrainConfig& c) {
@@ -173,6 +173,7 @@ void validate(const TrainConfig& c) {
   require(c.prior == "gaussian" || c.prior == "mixture", "--prior " + c.prior + ": choose gaussian or mixture");
   require(c.preview_every >= 0, "--preview-every must be 0 (off) or a number of batches");
   require(c.save_every >= 1, "--save-every must be at least 1");
+  require(c.keep_checkpoints >= -1, "--keep-checkpoints must be a number of checkpoints to keep, 0 (only the latest) or all");
   require(c.on_nonfinite == "stop" || c.on_nonfinite == "skip", "--on-nonfinite " + c.on_nonfinite + ": choose stop or skip");
   require(c.epochs >= 1, "--epochs must be at least 1 (got " + std::to_string(c.epochs) + ")");
   require(c.batch_size >= 0, "--batch-size must be at least 1, or 0 for the model's default (got " +

@@ -420,6 +420,28 @@ void Trainer::save_checkpoint(int64_t epoch, const nlohmann::json& partial, cons
     a.write("optimizer_" + phases_[i].name, o);
   }
   atomic_write(path_in(config_.out, "checkpoint"), archive_bytes(a));
+  if (partial.is_null() && config_.keep_checkpoints != 0) keep_checkpoint(epoch);
+}
+
+void Trainer::keep_checkpoint(int64_t epoch) {
+  // checkpoint-<epoch>: a hard link to the file just written (the next save renames a new file over
+  // `checkpoint`, so the link keeps this one), made under a temporary name and renamed into place
+  const fs::path latest = path_in(config_.out, "checkpoint");
+  const fs::path kept = path_in(config_.out, "checkpoint-" + std::to_string(epoch));
+  const fs::path part = kept.string() + ".part";
+  std::error_code ec;
+  fs::remove(part, ec);
+  fs::create_hard_link(latest, part, ec);
+  if (ec)
+    atomic_write(kept.string(), read_file(latest.string()));  // a file system without links
+  else {
+    fs::rename(part, kept, ec);
+    require(!ec, "cannot write " + kept.string() + " (" + ec.message() + ")");
+  }
+  if (config_.keep_checkpoints < 0) return;
+  auto epochs = kept_checkpoint_epochs(config_.out);
+  for (size_t i = 0; i + config_.keep_checkpoints < epochs.size(); ++i)
+    fs::remove(path_in(config_.out, "checkpoint-" + std::to_string(epochs[i])), ec);
 }
 
 int64_t Trainer::load_checkpoint(const std::string& bytes) {

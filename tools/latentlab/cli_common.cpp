@@ -14,6 +14,12 @@ std::vector<std::string> g_command_line;
 void set_command_line(int argc, char** argv) { g_command_line.assign(argv, argv + argc); }
 const std::vector<std::string>& command_line() { return g_command_line; }
 
+void add_epoch_flag(CLI::App& cmd, int64_t& epoch) {
+  cmd.add_option("--epoch", epoch, "use the weights of checkpoint-<epoch> (train --keep-checkpoints); 0: the final model")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+}
+
 void add_threads_flag(CLI::App& cmd, int64_t& threads) {
   cmd.add_option("--threads", threads, "CPU threads (0: OMP_NUM_THREADS if set, else all cores)")
       ->capture_default_str()

@@ -34,6 +34,8 @@ void add_classifier(CLI::App& app);
 void add_encode(CLI::App& app);
 void add_serve(CLI::App& app);
 
+/// --epoch [0]: use the run's checkpoint-<epoch> (kept by train --keep-checkpoints) instead of its model.
+void add_epoch_flag(CLI::App& cmd, int64_t& epoch);
 /// --threads [0]: CPU threads of a command that computes.
 void add_threads_flag(CLI::App& cmd, int64_t& threads);
 /// check_can_create (io.h) plus the image outputs' checks: .png or .npy, and a PNG grid of n images of

@@ -31,7 +31,7 @@ void print_table(const nlohmann::json& j, const std::string& indent = "") {
 void add_eval(CLI::App& app) {
   struct Args {
     std::string run, data_dir, out;
-    int64_t threads = 0;
+    int64_t threads = 0, epoch = 0;
     RunEvalOptions opts;
   };
   auto a = std::make_shared<Args>();
@@ -55,6 +55,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
   cmd->add_option("-o,--out", a->out, "where the results go (default: <run>/eval.json); sections of an earlier call are kept");
   add_threads_flag(*cmd, a->threads);
+  add_epoch_flag(*cmd, a->epoch);
   cmd->callback([a] {
     auto& o = a->opts;
     parse_noise(o.reconstruction.noise);
@@ -63,9 +64,11 @@ void add_eval(CLI::App& app) {
     require(o.likelihood.images >= 0, "--iw-images must be 0 (all test images) or a count (got " +
                                           std::to_string(o.likelihood.images) + ")");
     o.reconstruction.seed = o.likelihood.seed = o.seed;
-    std::string out = a->out.empty() ? (std::filesystem::path(a->run) / "eval.json").string() : a->out;
-    check_can_create(out, a->out.empty() ? "eval.json in the run folder (or -o)" : "-o");
-    auto run = load_run(a->run);
+    // an earlier epoch's figures go beside the final model's, not into them
+    const std::string name = a->epoch > 0 ? "eval-epoch" + std::to_string(a->epoch) + ".json" : "eval.json";
+    std::string out = a->out.empty() ? (std::filesystem::path(a->run) / name).string() : a->out;
+    check_can_create(out, a->out.empty() ? name + " in the run folder (or -o)" : "-o");
+    auto run = load_run(a->run, a->epoch);
     apply_threads(a->threads);
     const std::string dir = a->data_dir.empty() ? run.config.data_dir : a->data_dir;
     o.data_dir = is_folder_dataset(run.config) ? folder_path(run.config)

@@ -12,7 +12,7 @@ void add_sample(CLI::App& app) {
     std::string run, out = "samples.png";
     int64_t n = 64, nrow = 8;
     uint64_t seed = 0;
-    int64_t threads = 0;
+    int64_t threads = 0, epoch = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("sample", "decode codes drawn from the prior");
@@ -22,8 +22,9 @@ void add_sample(CLI::App& app) {
   cmd->add_option("--nrow", a->nrow, "images per grid row")->capture_default_str()->check(CLI::Range(1, 1000));
   cmd->add_option("--seed", a->seed, "seed of the codes")->capture_default_str()->check(CLI::NonNegativeNumber);
   add_threads_flag(*cmd, a->threads);
+  add_epoch_flag(*cmd, a->epoch);
   cmd->callback([a] {
-    auto run = load_run(a->run);
+    auto run = load_run(a->run, a->epoch);
     check_image_file(a->out, a->n, run.config.image_size, run.config.image_size, a->nrow);
     apply_threads(a->threads);
     write_images(a->out, generate_images(*run.model, a->n, 0, 0, 1, a->seed, stderr).images, a->nrow);
@@ -37,7 +38,7 @@ void add_generate(CLI::App& app) {
     int64_t n = 64, search = 0, nrow = 8;
     double mean = 0, std = 1;
     uint64_t seed = 0;
-    int64_t threads = 0;
+    int64_t threads = 0, epoch = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("generate", "draw images; with --search, keep the ones the discriminator scores best");
@@ -51,8 +52,9 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--nrow", a->nrow, "images per grid row")->capture_default_str()->check(CLI::Range(1, 1000));
   cmd->add_option("--seed", a->seed, "seed of the codes")->capture_default_str()->check(CLI::NonNegativeNumber);
   add_threads_flag(*cmd, a->threads);
+  add_epoch_flag(*cmd, a->epoch);
   cmd->callback([a] {
-    auto run = load_run(a->run);
+    auto run = load_run(a->run, a->epoch);
     check_image_file(a->out, a->n, run.config.image_size, run.config.image_size, a->nrow);
     apply_threads(a->threads);
     auto g = generate_images(*run.model, a->n, a->search, a->mean, a->std, a->seed, stderr);
@@ -68,7 +70,7 @@ void add_generate(CLI::App& app) {
 void add_reconstruct(CLI::App& app) {
   struct Args {
     std::string run, out = "reconstruction.png", data_dir;
-    int64_t n = 32, threads = 0;
+    int64_t n = 32, threads = 0, epoch = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("reconstruct", "reconstruct the first test images");
@@ -78,8 +80,9 @@ void add_reconstruct(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
   add_threads_flag(*cmd, a->threads);
+  add_epoch_flag(*cmd, a->epoch);
   cmd->callback([a] {
-    auto run = load_run(a->run);
+    auto run = load_run(a->run, a->epoch);
     require(run.model->can_reconstruct(), "model " + run.config.model + " in " + a->run + " does not reconstruct images");
     check_image_file(a->out, 2 * a->n, run.config.image_size, run.config.image_size, 8);
     apply_threads(a->threads);

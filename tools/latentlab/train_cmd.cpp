@@ -79,6 +79,9 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
   add("--image-every", "image_every", c.image_every, "write image grids every N epochs");
   add("--preview-every", "preview_every", c.preview_every, "write samples-latest.png every N batches (0: off)");
   add("--save-every", "save_every", c.save_every, "write the checkpoint every N epochs (and after the last)");
+  add("--keep-checkpoints", "keep_checkpoints", c.keep_checkpoints,
+      "also keep checkpoint-<epoch> of the last N saves, or all (sample, generate, reconstruct, eval --epoch E read them)")
+      ->transform(CLI::Transformer({{"all", "-1"}}));
   add("--grid-images", "grid_images", c.grid_images, "images in each samples grid");
   add("--on-nonfinite", "on_nonfinite", c.on_nonfinite,
       "a batch with a NaN or infinite loss or gradient: stop (keep the last good checkpoint) | skip (count it)");
