@@ -72,6 +72,13 @@ int launch_local(int64_t nproc, const std::vector<std::string>& argv, std::chron
       ::setpgid(0, 0);  // a terminal's Ctrl-C reaches the launcher, which passes it on once
       ::signal(SIGINT, SIG_DFL);
       ::signal(SIGTERM, SIG_DFL);
+      // held (pending) until the worker has installed its handler, which then stops it cleanly: a Ctrl-C
+      // during a worker's start must not kill it while the others wait for it
+      sigset_t held;
+      sigemptyset(&held);
+      sigaddset(&held, SIGINT);
+      sigaddset(&held, SIGTERM);
+      ::sigprocmask(SIG_BLOCK, &held, nullptr);
       auto set = [](const char* k, const std::string& v) { ::setenv(k, v.c_str(), 1); };
       set("RANK", std::to_string(r));
       set("LOCAL_RANK", std::to_string(r));

@@ -178,6 +178,11 @@ void add_train(CLI::App& app) {
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
+    sigset_t handled;  // a worker of --nproc starts with them held (see launch_local)
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGINT);
+    sigaddset(&handled, SIGTERM);
+    ::pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
     auto result = trainer.run(!args->resume.empty());
     if (result.interrupted) throw Interrupted();
     if (env.rank == 0 && !launched_by_latentlab()) std::fprintf(stderr, "done: %s\n", result.run_dir.c_str());
