@@ -6,12 +6,12 @@ For each workload it runs interleaved pairs, each a fresh `latentlab train` of -
   B: one process, --threads T, --batch-size B
 and reports for each side the training images/s of the last epoch (rank 0's clock), for A the share of
 the epoch that rank 0 spent in gradient allreduces (metrics.jsonl's allreduce_seconds / seconds) and
-the cost per step, the ratio of the medians (A / B: above 1, data-parallel is faster), and the
+the cost per step, the median and spread of the per-pair ratios (A / B: above 1, data-parallel is faster), and the
 peak RSS (A: the largest rank). `--oversubscribe K` also runs the autoencoder in K processes of one
 thread each (more processes than cores) and checks its losses against one process with the whole
 batch: a correctness run, not a speed figure.
 
-    /usr/bin/python3 bench/distributed.py [--pairs 3] [--nproc 2] [--workloads vae-seed,dcgan:3200]
+    /usr/bin/python3 bench/distributed.py [--pairs 7] [--nproc 2] [--workloads vae-seed,dcgan:3200]
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile
 
@@ -48,7 +48,7 @@ def main():
     ap.add_argument('--data-dir', default=os.path.join(ROOT, 'data', 'mnist'))
     ap.add_argument('--workloads', default='vae-seed,dcgan:3200',
                     help='name[:images],... (names: %s); images limits training to the first N' % ','.join(WORKLOADS))
-    ap.add_argument('--pairs', type=int, default=3)
+    ap.add_argument('--pairs', type=int, default=7)
     ap.add_argument('--nproc', type=int, default=2)
     ap.add_argument('--threads', type=int, default=os.cpu_count(), help='threads of one process; each of N gets threads/N')
     ap.add_argument('--epochs', type=int, default=2, help='the last epoch is timed (the first warms up)')
@@ -84,7 +84,8 @@ def main():
         print(f'  {a.nproc} processes: {med("A", 0):8.0f} img/s  allreduce {100 * med("A", 1):4.1f}% of the epoch, '
               f'{1e6 * med("A", 3) / steps:6.0f} us/step  peak RSS {med("A", 2):6.0f} MiB per rank')
         print(f'  1 process:   {med("B", 0):8.0f} img/s  peak RSS {med("B", 2):6.0f} MiB')
-        print(f'  ratio (N processes / 1): {med("A", 0) / med("B", 0):.2f}')
+        ratios = sorted(ra[0] / rb[0] for ra, rb in zip(rows['A'], rows['B']))  # per interleaved pair
+        print(f'  ratio (N processes / 1): median {statistics.median(ratios):.2f}, pairs from {ratios[0]:.2f} to {ratios[-1]:.2f}')
     if a.oversubscribe:
         k = a.oversubscribe
         base = [a.exe, 'train', '--model', 'ae', '--data-dir', a.data_dir, '--epochs', '1', '--seed', '1',

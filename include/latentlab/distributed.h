@@ -55,9 +55,11 @@ class ProcessGroup {
   /// "gloo" or "nccl".
   std::string backend() const;
   /// Sums `t` (dense, contiguous) over the ranks in place.
-  void allreduce_sum(torch::Tensor& t);
+  void allreduce_sum(const torch::Tensor& t);
   /// Copies rank `root`'s `t` into every rank's `t`.
-  void broadcast(torch::Tensor& t, int64_t root = 0);
+  void broadcast(const torch::Tensor& t, int64_t root = 0);
+  /// Copies rank 0's values of every tensor (parameters, buffers) into every rank's, in one broadcast.
+  void broadcast_tensors(const std::vector<torch::Tensor>& tensors);
   /// Rank 0's bytes on every rank (`bytes` is read on rank 0 only).
   std::string broadcast_bytes(const std::string& bytes);
   /// Every rank calls it with whether its part succeeded. When one failed, each rank throws: the

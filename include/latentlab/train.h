@@ -124,8 +124,9 @@ class Trainer {
   /// A job: reduces a phase's gradients (weighted by this rank's share of the batch), its loss and the
   /// stop flag in one allreduce; returns the loss over all ranks. `n`: images this rank had.
   torch::Tensor reduce_phase(size_t phase, const torch::Tensor& loss, int64_t n, int64_t total, bool& stop);
-  /// This rank's CPU generator state, and in a job every rank's.
-  std::vector<torch::Tensor> generator_states();
+  /// `mine` (this rank's CPU generator state) and, in a job, every other rank's (gathered only when a
+  /// checkpoint needs them, on every rank at once).
+  std::vector<torch::Tensor> generator_states(const torch::Tensor& mine);
   /// Checks that every rank resolved the same settings and loaded the same data.
   void check_same_settings();
 
@@ -142,10 +143,10 @@ class Trainer {
   std::vector<nlohmann::json> metrics_;
   nlohmann::json partial_;     // from a checkpoint written mid-epoch
   torch::Tensor partial_rng_;  // this rank's CPU generator state there
-  // where the last training pass ended (its sums and generator states), for a stop during the test pass
+  // where the last training pass ended (its sums and this rank's generator state), for a stop during
+  // the test pass
   nlohmann::json pass_end_;
-  std::vector<torch::Tensor> partial_rngs_;   // every rank's generator state there
-  std::vector<torch::Tensor> pass_end_rngs_;
+  torch::Tensor pass_end_rng_;
   std::string recorded_out_;
   DistEnv dist_env_;
   std::unique_ptr<ProcessGroup> group_;

@@ -198,20 +198,34 @@ int64_t ProcessGroup::rank() const { return impl_->env.rank; }
 int64_t ProcessGroup::world_size() const { return impl_->env.world_size; }
 std::string ProcessGroup::backend() const { return impl_->backend; }
 
-void ProcessGroup::allreduce_sum(torch::Tensor& t) {
+void ProcessGroup::allreduce_sum(const torch::Tensor& t) {
   impl_->run("an allreduce", [&] {
     std::vector<torch::Tensor> v{t};
     impl_->group->allreduce(v)->wait();
   });
 }
 
-void ProcessGroup::broadcast(torch::Tensor& t, int64_t root) {
+void ProcessGroup::broadcast(const torch::Tensor& t, int64_t root) {
   impl_->run("a broadcast", [&] {
     std::vector<torch::Tensor> v{t};
     c10d::BroadcastOptions o;
     o.rootRank = root;
     impl_->group->broadcast(v, o)->wait();
   });
+}
+
+void ProcessGroup::broadcast_tensors(const std::vector<torch::Tensor>& tensors) {
+  if (tensors.empty()) return;
+  std::vector<torch::Tensor> flat_parts;
+  for (const auto& t : tensors) flat_parts.push_back(t.detach().reshape({-1}));
+  torch::Tensor flat = torch::cat(flat_parts);
+  broadcast(flat);
+  torch::NoGradGuard no_grad;
+  int64_t off = 0;
+  for (const auto& t : tensors) {
+    t.detach().copy_(flat.narrow(0, off, t.numel()).view(t.sizes()));
+    off += t.numel();
+  }
 }
 
 std::string ProcessGroup::broadcast_bytes(const std::string& bytes) {

@@ -125,8 +125,7 @@ void Trainer::together(F&& f) {
 
 bool Trainer::stop_agreed() { return group_ ? group_->any(stop_requested()) : stop_requested(); }
 
-std::vector<torch::Tensor> Trainer::generator_states() {
-  torch::Tensor mine = at::detail::getDefaultCPUGenerator().get_state();
+std::vector<torch::Tensor> Trainer::generator_states(const torch::Tensor& mine) {
   if (!group_) return {mine};
   auto all = group_->allgather(std::string(reinterpret_cast<const char*>(mine.data_ptr<uint8_t>()), mine.numel()));
   std::vector<torch::Tensor> out;
@@ -150,8 +149,7 @@ torch::Tensor Trainer::reduce_phase(size_t p, const torch::Tensor& loss, int64_t
   }
   buf.narrow(0, g + 1, 1).fill_(stop_requested() ? 1.0 : 0.0);
   auto t0 = Clock::now();
-  torch::Tensor b = buf;
-  group_->allreduce_sum(b);
+  group_->allreduce_sum(buf);
   allreduce_seconds_ += seconds_since(t0);
   stop = stop || buf[g + 1].item<float>() > 0;
   return buf[g];
@@ -218,20 +216,7 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
     std::vector<torch::Tensor> buffers;
     for (auto& t : model_->buffers())
       if (t.is_floating_point()) buffers.push_back(t);
-    if (!buffers.empty()) {
-      torch::Tensor flat = torch::cat([&] {
-        std::vector<torch::Tensor> v;
-        for (auto& t : buffers) v.push_back(t.reshape({-1}));
-        return v;
-      }());
-      group_->broadcast(flat);
-      int64_t off = 0;
-      torch::NoGradGuard no_grad;
-      for (auto& t : buffers) {
-        t.copy_(flat.narrow(0, off, t.numel()).view(t.sizes()));
-        off += t.numel();
-      }
-    }
+    group_->broadcast_tensors(buffers);
   }
   allreduce_seconds_ = 0;
   model_->train();
@@ -324,16 +309,15 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
     stop = stop_requested();
   }
   nlohmann::json here = {{"epoch", epoch}, {"next_batch", b}, {"skipped", skipped}, {"seconds", secs}, {"sums", sums.save()}};
-  std::vector<torch::Tensor> rngs = generator_states();
   if (stop) {
     // interrupted (request_stop): a checkpoint that resumes at this very batch (after the last one:
     // at the test pass), written before anything else
-    save_checkpoint(epoch - 1, here, rngs);
+    save_checkpoint(epoch - 1, here, generator_states(at::detail::getDefaultCPUGenerator().get_state()));
     g_stop_requested.store(false);  // served
     return nullptr;
   }
   pass_end_ = here;
-  pass_end_rngs_ = rngs;
+  pass_end_rng_ = at::detail::getDefaultCPUGenerator().get_state();
   require(sums.names.size() > 0, "epoch " + std::to_string(epoch) + ": every batch had a non-finite loss or gradient and was skipped; "
                                  "training stopped. Lower --lr.");
   nlohmann::json m;
@@ -539,18 +523,7 @@ int64_t Trainer::prepare(bool resume) {
   });
   if (group_) {  // as DDP: every rank starts from rank 0's parameters
     std::vector<torch::Tensor> params = model_->parameters();
-    torch::Tensor flat = torch::cat([&] {
-      std::vector<torch::Tensor> v;
-      for (auto& t : params) v.push_back(t.detach().reshape({-1}));
-      return v;
-    }());
-    group_->broadcast(flat);
-    torch::NoGradGuard no_grad;
-    int64_t off = 0;
-    for (auto& t : params) {
-      t.detach().copy_(flat.narrow(0, off, t.numel()).view(t.sizes()));
-      off += t.numel();
-    }
+    group_->broadcast_tensors(params);
   }
   if (writer() && start > 0) {
     // Keep the metrics of the epochs the checkpoint holds.
@@ -614,7 +587,7 @@ TrainResult Trainer::run(bool resume) {
     nlohmann::json tested = evaluate();
     if (tested.is_null()) {
       // stopped during the test pass: resume runs it again from the end of the training pass
-      save_checkpoint(epoch - 1, pass_end_, pass_end_rngs_);
+      save_checkpoint(epoch - 1, pass_end_, generator_states(pass_end_rng_));
       g_stop_requested.store(false);
       return interrupted(in_epoch + " (test pass)");
     }
