@@ -88,4 +88,22 @@ TEST_F(BatcherTest, RejectsBadSizes) {
   EXPECT_ERROR_WITH(Batcher(empty, 4, true), "empty");
 }
 
+TEST_F(BatcherTest, DropLastLeavesOutThePartialBatchAndRefusesTooFewImages) {
+  auto d = make(300);
+  Batcher b(d, 256, true);
+  EXPECT_EQ(b.batches(), 2);
+  b.drop_last(true);
+  EXPECT_EQ(b.batches(), 1);  // floor(300 / 256), as DataLoader(drop_last=True)
+  b.start_epoch(at::detail::getDefaultCPUGenerator());
+  EXPECT_EQ(b.batch(0).size(0), 256);
+  b.drop_last(false);
+  EXPECT_EQ(b.batches(), 2);
+  Batcher sharded(d, 100, true);
+  sharded.shard(1, 2);  // 200 images per step: one full step of 300
+  sharded.drop_last(true);
+  EXPECT_EQ(sharded.batches(), 1);
+  Batcher small(make(10), 16, false);
+  EXPECT_ERROR_WITH(small.drop_last(true), "--drop-last: the 10 training images do not fill one batch of 16");
+}
+
 }  // namespace latentlab::test

@@ -206,4 +206,46 @@ TEST_F(GanTest, ResumedGanRunEndsWithTheWeightsOfAnUninterruptedOne) {
   std::fclose(quiet);
 }
 
+TEST_F(GanTest, PhasesCarryTheirOwnLearningRates) {
+  TrainConfig c;
+  c.model = "dcgan";
+  c.ngf = c.ndf = 8;
+  c.lr_g = 1e-3;
+  c.lr_d = 4e-4;
+  auto m = ModelRegistry::create(c, ImageShape{1, 28, 28});
+  auto phases = m->phases();
+  ASSERT_EQ(phases.size(), 2u);
+  EXPECT_EQ(phases[0].name, "d");
+  EXPECT_DOUBLE_EQ(phases[0].lr, 4e-4);
+  EXPECT_DOUBLE_EQ(phases[1].lr, 1e-3);
+  c.lr_g = c.lr_d = 0;  // 0: the run's --lr
+  auto plain = ModelRegistry::create(c, ImageShape{1, 28, 28})->phases();
+  EXPECT_EQ(plain[0].lr, 0.0);
+  EXPECT_EQ(plain[1].lr, 0.0);
+}
+
+TEST_F(GanTest, FreshNoiseDrawsNewCodesForTheGeneratorStep) {
+  // the "g" phase after a "d" phase on the same batch: reused fakes draw nothing, fresh noise draws
+  // a new batch of codes, so the generator's loss differs and the random stream moves on
+  auto x = torch::rand({8, 1, 28, 28});
+  auto g_loss = [&](bool fresh, torch::Tensor* next_draw) {
+    TrainConfig c;
+    c.model = "dcgan";
+    c.ngf = c.ndf = 8;
+    c.latent = 16;
+    c.g_fresh_noise = fresh;
+    torch::manual_seed(5);
+    auto m = ModelRegistry::create(c, ImageShape{1, 28, 28});
+    torch::manual_seed(6);
+    m->losses(0, x);
+    double l = m->losses(1, x).loss.item<double>();
+    *next_draw = torch::randn({1});
+    return l;
+  };
+  torch::Tensor after_reuse, after_fresh;
+  double reused = g_loss(false, &after_reuse), fresh = g_loss(true, &after_fresh);
+  EXPECT_NE(reused, fresh);
+  EXPECT_FALSE(torch::equal(after_reuse, after_fresh));
+}
+
 }  // namespace latentlab::test

@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "latentlab/io.h"
+#include "latentlab/report.h"
 #include "latentlab/run_lock.h"
 #include "latentlab/train.h"
 #include "test_paths.h"
@@ -445,6 +446,36 @@ TEST_F(TrainerTest, InvalidSettingsAreRejectedBeforeAnyWork) {
   EXPECT_ERROR_WITH(config_from_json(nlohmann::json{{"seed", -1}}), "setting 'seed' must not be negative (got -1)");
   EXPECT_EQ(config_from_json(nlohmann::json{{"epochs", 2.0}}).epochs, 2);
   EXPECT_EQ(config_from_json(nlohmann::json{{"seed", 7}}).seed, 7u);
+}
+
+TEST_F(TrainerTest, GansLogEveryPhasesLossToStepsJsonlEvery20BatchesAndResumeKeepsTheLinesItHolds) {
+  auto c = config("gan", 1);
+  c.model = "gan";
+  c.hidden = {32};
+  c.batch_size = 8;  // 512 images: 64 batches per epoch, lines at 20, 40, 60
+  c.g_every = 2;
+  c.preview_every = 32;
+  Trainer(c, quiet()).run();
+  auto lines = read_metrics(path("gan/steps.jsonl"));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0]["batch"], 20);
+  EXPECT_EQ(lines[2]["step"], 60);
+  EXPECT_TRUE(lines[0]["d"].is_number() && lines[0]["g"].is_number()) << lines[0].dump();
+  EXPECT_TRUE(fs::exists(dir / "gan" / "real-latest.png")) << "the real batch beside samples-latest.png";
+  // a line past the checkpoint (a run killed after writing it) is dropped on resume
+  append_line(path("gan/steps.jsonl"), R"({"epoch":2,"batch":20,"step":84,"d":9,"g":9})" "\n");
+  auto more = load_config(path("gan/config.json"));
+  more.epochs = 2;
+  Trainer(more, quiet()).run(true);
+  lines = read_metrics(path("gan/steps.jsonl"));
+  ASSERT_EQ(lines.size(), 6u);
+  std::vector<int64_t> steps;
+  for (auto& l : lines) steps.push_back(l["step"].get<int64_t>());
+  EXPECT_EQ(steps, (std::vector<int64_t>{20, 40, 60, 84, 104, 124}));
+  EXPECT_NE(lines[3]["d"].get<double>(), 9.0);
+  // off for an autoencoder unless asked
+  Trainer(config("vae", 1), quiet()).run();
+  EXPECT_FALSE(fs::exists(dir / "vae" / "steps.jsonl"));
 }
 
 }  // namespace latentlab::test

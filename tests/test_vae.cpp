@@ -203,4 +203,57 @@ TEST_F(Vae, BadModelFilesAreRefused) {
   EXPECT_ERROR_WITH(ModelRegistry::create(c, ImageShape{}), "unknown model");
 }
 
+TEST_F(Vae, TanhOutputIsSeed002sVaeOnImagesScaledToPlusMinusOne) {
+  TrainConfig c;
+  c.model = "vae";
+  c.hidden = {32};
+  c.latent = 4;
+  c.loss = "mse";
+  c.output = "tanh";
+  auto m = std::dynamic_pointer_cast<VaeImpl>(ModelRegistry::create(c, ImageShape{1, 28, 28}));
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->fused_step_applies());
+  auto x = torch::rand({6, 1, 28, 28});
+  // the seed: Normalize([0.5], [0.5]) in, F.tanh(fc4(h3)) out, MSELoss(size_average=False) + KLD
+  torch::manual_seed(3);
+  auto l = m->losses(0, x);
+  torch::manual_seed(3);
+  auto xs = x * 2 - 1;
+  auto h = m->codec.encode(xs).chunk(2, 1);
+  auto z = h[0] + torch::randn_like(h[0]) * (0.5 * h[1]).exp();
+  auto y = torch::tanh(m->decode_logits(z));
+  auto sse = (y - xs).pow(2).sum() / 6.0;
+  auto kld = -0.5 * (1 + h[1] - h[0].pow(2) - h[1].exp()).sum() / 6.0;
+  EXPECT_NEAR(l.terms[0].second.item<double>(), sse.item<double>(), 1e-3);
+  EXPECT_NEAR(l.loss.item<double>(), (sse + kld).item<double>(), 1e-3);
+  // images leave the model in [0, 1]: the seed's to_img 0.5 * (x + 1)
+  auto d = m->decode(torch::randn({5, 4}) * 3);
+  EXPECT_GE(d.min().item<float>(), 0.0f);
+  EXPECT_LE(d.max().item<float>(), 1.0f);
+  EXPECT_TRUE(torch::allclose(m->decode(z), (y + 1) * 0.5));
+  // the test "mse" is per pixel on the [0, 1] scale, comparable with a sigmoid VAE's
+  auto e = m->eval_losses(x);
+  for (auto& [name, t] : e.terms)
+    if (name == "mse") EXPECT_LT(t.item<double>(), 1.0);
+  c.loss = "bce";
+  EXPECT_ERROR_WITH(ModelRegistry::create(c, ImageShape{1, 28, 28}), "--output tanh needs --loss mse");
+}
+
+TEST_F(Vae, LossReductionScalesTheGradientsNotTheReportedTerms) {
+  EXPECT_DOUBLE_EQ(reduction_scale("image", "image", 128, 784), 1.0);
+  EXPECT_DOUBLE_EQ(reduction_scale("sum", "image", 128, 784), 128.0);            // BCELoss(reduction='sum')
+  EXPECT_DOUBLE_EQ(reduction_scale("mean", "image", 128, 784), 1.0 / 784.0);     // divided by batch x 784
+  EXPECT_DOUBLE_EQ(reduction_scale("sum", "mean", 32, 784), 32.0 * 784.0);
+  EXPECT_DOUBLE_EQ(reduction_scale("image", "mean", 32, 784), 784.0);
+  TrainConfig c;
+  c.model = "vae";
+  c.loss_reduction = "sum";
+  EXPECT_DOUBLE_EQ(ModelRegistry::create(c, ImageShape{1, 28, 28})->loss_scale(128), 128.0);
+  c.model = "ae";
+  c.loss_reduction = "";  // the ae's own: mean, as nn.MSELoss()
+  EXPECT_DOUBLE_EQ(ModelRegistry::create(c, ImageShape{1, 28, 28})->loss_scale(32), 1.0);
+  c.loss_reduction = "sum";
+  EXPECT_DOUBLE_EQ(ModelRegistry::create(c, ImageShape{1, 28, 28})->loss_scale(32), 32.0 * 784.0);
+}
+
 }  // namespace latentlab::test

@@ -157,7 +157,33 @@ function renderCharts(d) {
     }
     div.dataset.points = String(epochs.length);
   }
+  renderStepChart(box, d.steps || []);
   if (!d.metrics.length) box.prepend(h('p', {class: 'hint'}, 'No epoch finished yet.'));
+}
+
+// Every phase's loss against the step, from steps.jsonl (train --log-every): the seed's plot_every curves.
+function renderStepChart(box, steps) {
+  if (!steps.length) return;
+  const keys = [];
+  for (const s of steps)
+    for (const [k, v] of Object.entries(s))
+      if (!['epoch', 'batch', 'step'].includes(k) && typeof v === 'number' && !keys.includes(k)) keys.push(k);
+  const datasets = keys.map((k, i) => ({label: k, borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length],
+    pointRadius: 0, borderWidth: 1, data: steps.filter(s => typeof s[k] === 'number').map(s => ({x: s.step, y: s[k]}))}));
+  let chart = state.charts.get('(steps)');
+  let div = box.querySelector('.chart[data-group="steps"]');
+  if (!chart) {
+    div = h('div', {class: 'chart', 'data-group': 'steps'}, h('canvas'));
+    box.prepend(div);
+    const options = lineOptions('loss per step (steps.jsonl)', true);
+    options.scales.x.title.text = 'step';
+    chart = new Chart(div.firstChild, {type: 'line', data: {datasets}, options});
+    state.charts.set('(steps)', chart);
+  } else {
+    chart.data.datasets = datasets;
+    chart.update('none');
+  }
+  div.dataset.points = String(steps.length);
 }
 
 function renderImages(d) {

@@ -22,7 +22,11 @@ struct TrainConfig {
   // how to train
   int64_t epochs = 10;
   int64_t batch_size = 0;          ///< 0: the model's default (vae 128, ae 32)
+  bool shuffle = true;             ///< reshuffle the training images every epoch (--no-shuffle: the file's order)
+  bool drop_last = false;          ///< leave out the last batch of an epoch when it is not full (PyTorch's drop_last)
   double lr = 0;                   ///< Adam learning rate; 0: the model's default (1e-3; GANs 2e-4)
+  double lr_g = 0;                 ///< GANs: the generator's learning rate; 0: lr
+  double lr_d = 0;                 ///< GANs: the discriminator's learning rate; 0: lr
   double beta1 = -1;               ///< Adam beta1; negative: the model's default (0.9; GANs 0.5)
   uint64_t seed = 0;               ///< fixes initialisation, shuffling and sampling
   int64_t threads = 0;             ///< intra-op threads; 0: all cores
@@ -34,6 +38,17 @@ struct TrainConfig {
   int64_t latent = 0;                   ///< code size (nz of a GAN); 0: the model's default (20; GANs 100; aae 8)
   std::string activation = "relu";      ///< relu | leaky_relu | elu | tanh | sigmoid | identity (hidden layers and the AE code)
   std::string loss;                     ///< reconstruction loss bce | mse; empty: the model's default (vae bce, ae mse)
+  std::string loss_reduction;           ///< how the loss the optimiser minimises adds up a batch: mean (over every pixel
+                                        ///< of every image, PyTorch's default) | sum (over every pixel of every image,
+                                        ///< reduction='sum') | image (summed over each image, averaged over the batch);
+                                        ///< empty: the model's default (ae mean, vae image). Metrics are always per image
+                                        ///< (vae) or per pixel (ae), whatever the reduction.
+  std::string output = "sigmoid";       ///< vae: decoder output sigmoid (images in [0, 1]) | tanh (inputs scaled to
+                                        ///< [-1, 1] as by Normalize(0.5, 0.5), MSE on that scale; needs --loss mse)
+  std::string init;                     ///< weight initialisation: default (PyTorch's: kaiming-uniform, a = sqrt(5)) |
+                                        ///< dcgan (N(0, 0.02), batch-norm scales N(1, 0.02), zero biases) | glorot
+                                        ///< (Glorot-uniform weights, zero biases: TensorFlow's); empty: the model's
+                                        ///< default (dcgan for dcgan, default for the others)
   // regularisers, for any autoencoder or VAE
   std::string noise;                    ///< denoising: gaussian:<sigma> | masking:<p> | salt-pepper:<p>; empty: none
   double l1 = 0;                        ///< weight of the L1 penalty on the code
@@ -50,11 +65,15 @@ struct TrainConfig {
   int64_t ndf = 64;                     ///< feature maps of the DCGAN discriminator's first layer
   int64_t d_every = 1;                  ///< train the discriminator on batches whose index is a multiple of this
   int64_t g_every = 1;                  ///< train the generator on batches whose index is a multiple of this
+  bool g_fresh_noise = false;           ///< the generator's step draws new codes (as the anime seed) instead of reusing
+                                        ///< the fakes of the discriminator's step on the same batch
   std::string prior = "gaussian";       ///< aae: gaussian N(0, I) | mixture (10 Gaussians on a circle in the first two dimensions)
   // outputs
   int64_t image_every = 1;         ///< write reconstruction/sample grids every N epochs (and after the last)
   int64_t grid_images = 64;        ///< images per sample grid
   int64_t preview_every = 200;     ///< also write samples-latest.png every N batches during an epoch (0: off)
+  int64_t log_every = -1;          ///< append every phase's latest loss to steps.jsonl every N batches (0: off);
+                                   ///< negative: the model's default (GANs 20, as the seed's plot_every; others 0)
   int64_t save_every = 1;          ///< write the checkpoint every N epochs (and after the last)
   int64_t keep_checkpoints = 0;    ///< also keep checkpoint-<epoch> of the last N saves (-1: all; 0: only `checkpoint`)
   // numerics

@@ -85,6 +85,9 @@ class Batcher {
   /// world x batch_size images of the epoch's order (the same on every rank), of which batch(i) returns
   /// this rank's batch_size (the last batch may leave a rank fewer, or none). Default: 0 of 1.
   void shard(int64_t rank, int64_t world);
+  /// Drop the last batch when it holds fewer than world x batch_size images (PyTorch's drop_last).
+  /// A dataset smaller than one batch is then an error (it would train on nothing).
+  void drop_last(bool drop);
   /// Number of batches in one epoch.
   int64_t batches() const;
   /// Images in batch i over all ranks.
@@ -102,6 +105,7 @@ class Batcher {
   int64_t batch_size_;
   int64_t rank_ = 0, world_ = 1;
   bool shuffle_;
+  bool drop_last_ = false;
   torch::Tensor order_;   // int64 [N]
   torch::Tensor buffer_;  // float, reused
 };

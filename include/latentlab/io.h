@@ -17,6 +17,11 @@ void atomic_write(const std::string& path, const std::string& bytes);
 /// Creates nothing.
 void check_can_create(const std::string& path, const std::string& flag, bool folder = false);
 
+/// Appends `line` (which ends in '\n') to `path` with one write (O_APPEND), creating the file. A
+/// reader may see the line's end missing while it is written, or after a kill: line readers skip a
+/// line that does not parse. Throws latentlab::Error naming the file and the reason.
+void append_line(const std::string& path, const std::string& line);
+
 /// Reads a whole file; throws latentlab::Error naming it when it cannot.
 std::string read_file(const std::string& path);
 

@@ -31,7 +31,13 @@ struct Phase {
   std::string name;
   std::vector<torch::Tensor> parameters;
   int64_t every = 1;  ///< run this phase on batches whose index is a multiple of `every`
+  double lr = 0;      ///< this phase's learning rate (a GAN's --lr-g, --lr-d); 0: the run's --lr
 };
+
+/// The factor that turns a loss reduced as `native` into one reduced as `wanted`, for a batch of n
+/// images of `pixels` values each: "mean" (over every value of every image), "sum" (over every value
+/// of every image) or "image" (summed over each image's values, averaged over the batch).
+double reduction_scale(const std::string& wanted, const std::string& native, int64_t n, int64_t pixels);
 
 class ModelImpl : public torch::nn::Module {
  public:
@@ -46,6 +52,10 @@ class ModelImpl : public torch::nn::Module {
   /// models with a hand-written backward (the MLP VAE and autoencoder) override it, and their terms
   /// then carry no autograd graph.
   virtual LossTerms losses_and_gradients(size_t phase, const torch::Tensor& x);
+  /// The factor by which the trainer multiplies the gradients of a batch of n images, so that the
+  /// optimiser minimises the loss under the run's --loss-reduction while the terms the model reports
+  /// (and the metrics) keep the model's own reduction. Default: 1.
+  virtual double loss_scale(int64_t n) const { return 1.0; }
   /// Losses reported on the test set; `loss` is what test_loss means for this model.
   virtual LossTerms eval_losses(const torch::Tensor& x) = 0;
   /// Size of the code a generator draws from.

@@ -152,8 +152,13 @@ namespace latentlab {
 /// (the LibTorch cpp/dcgan example). Other sizes throw latentlab::Error.
 torch::nn::Sequential dcgan_generator(int64_t nz, int64_t channels, int64_t size, int64_t ngf);
 torch::nn::Sequential dcgan_discriminator(int64_t channels, int64_t size, int64_t ndf);
-/// The DCGAN initialisation: conv weights N(0, 0.02), batch-norm weights N(1, 0.02), biases 0.
-void dcgan_init(torch::nn::Module& m);
+/// Re-initialises every layer of `m` (in the order of m.named_modules()) by `scheme`:
+/// "default": PyTorch's own (weights kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(fan_in),
+/// 1/sqrt(fan_in)), biases U of the same bound; batch-norm scale 1, shift 0);
+/// "dcgan": the DCGAN paper's (weights N(0, 0.02), batch-norm scale N(1, 0.02), biases 0);
+/// "glorot": TensorFlow's (Glorot-uniform weights, zero biases; batch-norm scale 1, shift 0).
+/// fan_in is PyTorch's: weight.size(1) x kernel area (for a transposed convolution, its out channels).
+void init_parameters(torch::nn::Module& m, const std::string& scheme);
 /// The image sizes dcgan_generator accepts, for messages.
 const std::vector<int64_t>& dcgan_sizes();
 

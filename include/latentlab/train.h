@@ -103,7 +103,9 @@ class Trainer {
   nlohmann::json evaluate();
   void write_images(int64_t epoch);
   /// samples-latest.png from the fixed codes, during an epoch (--preview-every).
-  void write_preview();
+  /// samples-latest.png from the fixed codes; for a model without reconstructions (GANs), also
+  /// real-latest.png of the current batch.
+  void write_preview(const torch::Tensor& batch);
   /// `partial`: where an interrupted epoch stopped, with each rank's CPU generator state (one for a
   /// single process), else null. Only rank 0 writes.
   void save_checkpoint(int64_t epoch, const nlohmann::json& partial = nullptr, const std::vector<torch::Tensor>& rngs = {});
@@ -111,6 +113,8 @@ class Trainer {
   void keep_checkpoint(int64_t epoch);
   /// Builds one optimiser per phase (after any weights are loaded: they alias the parameters).
   void build_optimizers();
+  /// Multiplies phase p's gradients by s (Model::loss_scale: the run's --loss-reduction).
+  void scale_gradients(size_t p, double s);
   /// Loads weights and optimiser state from the bytes of the run folder's checkpoint; returns its epoch.
   int64_t load_checkpoint(const std::string& bytes);
   /// The steps of run() before the first epoch.

@@ -109,9 +109,16 @@ void Batcher::shard(int64_t rank, int64_t world) {
   world_ = world;
 }
 
+void Batcher::drop_last(bool drop) {
+  drop_last_ = drop;
+  require(!drop || images_.size(0) >= batch_size_ * world_,
+          "--drop-last: the " + std::to_string(images_.size(0)) + " training images do not fill one batch of " +
+              std::to_string(batch_size_ * world_) + "; lower --batch-size or leave out --drop-last");
+}
+
 int64_t Batcher::batches() const {
   const int64_t global = batch_size_ * world_;
-  return (images_.size(0) + global - 1) / global;
+  return drop_last_ ? images_.size(0) / global : (images_.size(0) + global - 1) / global;
 }
 
 int64_t Batcher::batch_total(int64_t i) const {

@@ -19,6 +19,7 @@ AutoencoderImpl::AutoencoderImpl(const TrainConfig& c, ImageShape shape)
       shape_(shape),
       latent_(c.latent),
       bce_(c.loss == "bce"),
+      reduction_(c.loss_reduction.empty() ? "mean" : c.loss_reduction),
       reg_(c) {}
 
 torch::Tensor AutoencoderImpl::encode(const torch::Tensor& x) {
@@ -69,11 +70,11 @@ LossTerms AutoencoderImpl::eval_losses(const torch::Tensor& x) {
 
 void register_ae() {
   ModelRegistry::add("ae", "the seeds' MLP autoencoder (784-256-64-20, MSE); --noise/--l1/--sparsity/--contractive/--dropout",
-                     {{"batch_size", 32}, {"hidden", {256, 64}}, {"loss", "mse"}},
+                     {{"batch_size", 32}, {"hidden", {256, 64}}, {"loss", "mse"}, {"loss_reduction", "mean"}},
                      [](const TrainConfig& c, const ImageShape& shape) -> Model {
                        return std::make_shared<AutoencoderImpl>(c, shape);
                      },
-                     {"arch", "hidden", "activation", "loss", "dropout", "noise", "l1", "sparsity", "contractive"});
+                     {"arch", "hidden", "activation", "loss", "loss_reduction", "dropout", "noise", "l1", "sparsity", "contractive"});
 }
 
 }  // namespace latentlab

@@ -32,8 +32,6 @@ GanImpl::GanImpl(GanOptions opts, std::string kind) : options(std::move(opts)), 
                                      std::to_string(s.width));
     generator = register_module("generator", dcgan_generator(options.nz(), s.channels, s.height, options.ngf()));
     discriminator = register_module("discriminator", dcgan_discriminator(s.channels, s.height, options.ndf()));
-    dcgan_init(*generator);
-    dcgan_init(*discriminator);
   } else {
     require(options.arch() == "mlp", "--arch " + options.arch() + ": choose mlp or conv");
     std::vector<int64_t> rev(options.hidden().rbegin(), options.hidden().rend());
@@ -44,8 +42,8 @@ GanImpl::GanImpl(GanOptions opts, std::string kind) : options(std::move(opts)), 
 }
 
 std::vector<Phase> GanImpl::phases() {
-  return {{"d", discriminator->parameters(), options.d_every()},
-          {"g", generator->parameters(), options.g_every()}};
+  return {{"d", discriminator->parameters(), options.d_every(), options.lr_d()},
+          {"g", generator->parameters(), options.g_every(), options.lr_g()}};
 }
 
 torch::Tensor GanImpl::generate(const torch::Tensor& z) { return torch::tanh(generator->forward(z)); }
@@ -62,8 +60,10 @@ LossTerms GanImpl::losses(size_t phase, const torch::Tensor& x) {
     auto loss = bce_real(real_logit) + bce_fake(fake_logit);
     return {loss, {{"real", torch::sigmoid(real_logit.detach()).mean()}, {"fake", torch::sigmoid(fake_logit.detach()).mean()}}};
   }
-  // Reuse the fakes of this batch's "d" phase (G has not changed since); draw new ones otherwise.
-  torch::Tensor fake = fake_.defined() && fake_.size(0) == b ? fake_ : generate(sample_prior(b, x.options()));
+  // Reuse the fakes of this batch's "d" phase (G has not changed since) unless fresh_noise; draw new
+  // ones otherwise.
+  const bool reuse = !options.fresh_noise() && fake_.defined() && fake_.size(0) == b;
+  torch::Tensor fake = reuse ? fake_ : generate(sample_prior(b, x.options()));
   fake_ = torch::Tensor();
   // The generator's step needs gradients through D but not of D's weights: record D's forward with its
   // parameters frozen (the graph keeps that choice), then unfreeze them for the next "d" phase.
@@ -97,7 +97,10 @@ Model make_gan(const TrainConfig& c, const ImageShape& shape, const std::string&
                                        .ngf(c.ngf)
                                        .ndf(c.ndf)
                                        .d_every(c.d_every)
-                                       .g_every(c.g_every),
+                                       .g_every(c.g_every)
+                                       .lr_g(c.lr_g)
+                                       .lr_d(c.lr_d)
+                                       .fresh_noise(c.g_fresh_noise),
                                    kind);
 }
 }  // namespace
@@ -109,12 +112,16 @@ void register_gan() {
   mlp["hidden"] = {256, 512, 1024};
   conv["arch"] = "conv";
   conv["image_size"] = 96;
+  conv["init"] = "dcgan";
+  conv["log_every"] = 20;
+  mlp["log_every"] = 20;
   ModelRegistry::add("gan", "the simplest GAN: MLP G (100-256-512-1024-784, tanh) and D (mirror); --arch conv for DCGAN nets",
                      mlp, [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "gan"); },
-                     {"arch", "hidden", "ngf", "ndf", "d_every", "g_every"});
-  ModelRegistry::add("dcgan", "DCGAN NetG/NetD (nz 100, ngf = ndf = 64): the anime seed's nets at 96 pixels, the same pattern scaled to 28, 32 and 64",
+                     {"arch", "hidden", "ngf", "ndf", "d_every", "g_every", "lr_g", "lr_d", "g_fresh_noise"});
+  ModelRegistry::add("dcgan", "DCGAN NetG/NetD (nz 100, ngf = ndf = 64): the anime seed's NetG/NetD at 96 pixels; "
+                              "at 28, 32 and 64 latentlab's own nets of the same pattern (the seeds have none)",
                      conv, [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "dcgan"); },
-                     {"arch", "ngf", "ndf", "d_every", "g_every"});
+                     {"arch", "ngf", "ndf", "d_every", "g_every", "lr_g", "lr_d", "g_fresh_noise"});
 }
 
 }  // namespace latentlab

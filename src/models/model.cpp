@@ -1,4 +1,5 @@
 #include "latentlab/model.h"
+#include "latentlab/nn.h"
 
 #include <map>
 
@@ -74,7 +75,20 @@ Model ModelRegistry::create(const TrainConfig& c, const ImageShape& shape) {
   TrainConfig filled = c;
   apply_model_defaults(filled);
   validate(filled);
-  return table().at(c.model).factory(filled, shape);
+  Model m = table().at(c.model).factory(filled, shape);
+  // every layer is built with PyTorch's default initialisation; another scheme replaces it
+  if (filled.init != "default") init_parameters(*m, filled.init);
+  return m;
+}
+
+double reduction_scale(const std::string& wanted, const std::string& native, int64_t n, int64_t pixels) {
+  auto per_image = [&](const std::string& r) {  // the reduction's weight of one image's summed loss
+    if (r == "image") return 1.0 / static_cast<double>(n);
+    if (r == "sum") return 1.0;
+    TORCH_CHECK(r == "mean", "unknown loss reduction ", r);
+    return 1.0 / static_cast<double>(n * pixels);
+  };
+  return per_image(wanted) / per_image(native);
 }
 
 std::vector<std::pair<std::string, std::string>> ModelRegistry::list() {

@@ -16,6 +16,9 @@ VaeImpl::VaeImpl(VaeOptions opts)
                        .dropout(options.dropout())) {
   TORCH_CHECK(options.latent() > 0, "VAE: latent size must be positive");
   TORCH_CHECK(options.likelihood() == "bce" || options.likelihood() == "mse", "VAE: likelihood must be bce or mse");
+  require(options.output() == "sigmoid" || options.output() == "tanh", "--output " + options.output() + ": choose sigmoid or tanh");
+  require(options.output() == "sigmoid" || options.likelihood() == "mse",
+          "--output tanh needs --loss mse: BCE needs targets in [0, 1], and tanh scales the images to [-1, 1]");
   TORCH_CHECK(options.beta() >= 0 && options.kl_warmup() >= 0, "VAE: beta and kl_warmup must be non-negative");
   require(options.posterior() == "logvar" || options.posterior() == "relu-sigma",
           "--posterior " + options.posterior() + ": choose logvar or relu-sigma");
@@ -30,6 +33,7 @@ void VaeImpl::set_epoch(int64_t epoch) {
 }
 
 torch::Tensor VaeImpl::recon_per_image(const torch::Tensor& logits, const torch::Tensor& x) const {
+  if (tanh_output()) return sse_per_image(torch::tanh(logits), model_input(x));
   return options.likelihood() == "bce" ? bce_with_logits_per_image(logits, x) : sse_per_image(torch::sigmoid(logits), x);
 }
 
@@ -44,9 +48,9 @@ std::pair<torch::Tensor, torch::Tensor> VaeImpl::split(const torch::Tensor& h) c
   return {parts[0], parts[1]};
 }
 
-std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x) { return split(codec.encode(x)); }
+std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x) { return split(codec.encode(model_input(x))); }
 
-torch::Tensor VaeImpl::decode(const torch::Tensor& z) { return torch::sigmoid(decode_logits(z)); }
+torch::Tensor VaeImpl::decode(const torch::Tensor& z) { return images_from_logits(decode_logits(z)); }
 
 torch::Tensor VaeImpl::reconstruct(const torch::Tensor& x) { return decode(encode(x).first); }
 
@@ -55,7 +59,7 @@ LossTerms VaeImpl::losses(size_t, const torch::Tensor& x) {
   auto input = is_training() ? corrupt(x, reg.noise) : x;
   torch::Tensor mu, logvar, jf2;
   if (reg.contractive > 0) {
-    auto [h, j] = codec.encode_with_jacobian(input, options.latent(), Activation::identity);
+    auto [h, j] = codec.encode_with_jacobian(model_input(input), options.latent(), Activation::identity);
     std::tie(mu, logvar) = split(h);
     jf2 = j.mean();
   } else {
@@ -70,7 +74,7 @@ LossTerms VaeImpl::losses(size_t, const torch::Tensor& x) {
 }
 
 bool VaeImpl::fused_step_applies() const {
-  return codec.mlp_encoder && options.dropout() == 0 && options.posterior() == "logvar" &&
+  return codec.mlp_encoder && options.dropout() == 0 && options.posterior() == "logvar" && !tanh_output() &&
          !options.regularizers().penalise_code() && is_training() && torch::GradMode::is_enabled();
 }
 
@@ -117,7 +121,8 @@ torch::Tensor VaeImpl::log_importance_weights(const torch::Tensor& x, int64_t k)
     log_px = -bce_with_logits_per_image(logits, xr);
   } else {
     double d = static_cast<double>(options.shape().pixels());
-    log_px = -(sse_per_image(torch::sigmoid(logits), xr) + 0.5 * d * std::log(M_PI));
+    // a tanh output's density is on the [-1, 1] scale: x = (x' + 1) / 2 adds d log 2
+    log_px = -(recon_per_image(logits, xr) + 0.5 * d * std::log(M_PI)) + (tanh_output() ? d * std::log(2.0) : 0.0);
   }
   auto log_pz = -0.5 * (z.pow(2) + log2pi).sum(-1);
   auto log_qz = -0.5 * (eps.pow(2) + log2pi + logvar.unsqueeze(0)).sum(-1);
@@ -130,13 +135,13 @@ LossTerms VaeImpl::eval_losses(const torch::Tensor& x) {
   auto logits = decode_logits(z);
   auto recon = recon_per_image(logits, x).mean();
   auto kl = kl_std_normal_per_image(mu, logvar).mean();
-  auto mse = sse_per_image(torch::sigmoid(logits), x).mean() / static_cast<double>(options.shape().pixels());
+  auto mse = sse_per_image(images_from_logits(logits), x).mean() / static_cast<double>(options.shape().pixels());
   return {recon + kl, {{"recon", recon}, {"kl", kl}, {"mse", mse}}};
 }
 
 void register_vae() {
   ModelRegistry::add("vae", "the seeds' VAE: MLP encoder to mean/log-variance, BCE + KL to N(0, I); --beta, --kl-warmup",
-                     {{"batch_size", 128}, {"hidden", {400}}, {"loss", "bce"}},
+                     {{"batch_size", 128}, {"hidden", {400}}, {"loss", "bce"}, {"loss_reduction", "image"}},
                      [](const TrainConfig& c, const ImageShape& shape) -> Model {
                        return std::make_shared<VaeImpl>(VaeOptions(shape)
                                                             .arch(c.arch)
@@ -148,9 +153,12 @@ void register_vae() {
                                                             .beta(c.beta)
                                                             .kl_warmup(c.kl_warmup)
                                                             .posterior(c.posterior)
+                                                            .output(c.output)
+                                                            .reduction(c.loss_reduction)
                                                             .regularizers(Regularizers(c)));
                      },
-                     {"arch", "hidden", "activation", "loss", "dropout", "beta", "kl_warmup", "posterior", "noise", "l1", "sparsity", "contractive"});
+                     {"arch", "hidden", "activation", "loss", "loss_reduction", "output", "dropout", "beta", "kl_warmup", "posterior", "noise",
+                      "l1", "sparsity", "contractive"});
 }
 
 }  // namespace latentlab

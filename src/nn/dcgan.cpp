@@ -147,19 +147,4 @@ torch::nn::Sequential dcgan_discriminator(int64_t channels, int64_t size, int64_
   return seq;
 }
 
-void dcgan_init(torch::nn::Module& m) {
-  torch::NoGradGuard g;
-  for (auto& item : m.named_parameters()) {
-    const std::string& name = item.key();
-    torch::Tensor p = item.value();
-    bool bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
-    if (bias)
-      p.zero_();
-    else if (p.dim() == 1)
-      p.normal_(1.0, 0.02);  // batch-norm scale
-    else
-      p.normal_(0.0, 0.02);
-  }
-}
-
 }  // namespace latentlab

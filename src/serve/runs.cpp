@@ -107,10 +107,10 @@ json summary(const fs::path& run, const std::vector<FileInfo>& files, const json
 }
 
 // What changes when a run's summary can: the folder (the trainer renames every file into place) and
-// the two files that may also be appended to or rewritten in place.
+// the files that may also be appended to (steps.jsonl, while an epoch runs) or rewritten in place.
 std::string change_key(const fs::path& run) {
   std::string key;
-  for (const fs::path& p : {run, run / "metrics.jsonl", run / "config.json"}) {
+  for (const fs::path& p : {run, run / "metrics.jsonl", run / "config.json", run / "steps.jsonl"}) {
     struct stat st;
     if (::stat(p.c_str(), &st) == 0)
       key += std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_size) + ";";
@@ -180,6 +180,7 @@ json run_details(const std::string& runs_dir, const std::string& name) {
   d["config"] = config;
   d["metrics"] = metrics;
   d["skipped_lines"] = skipped;
+  d["steps"] = thin_steps(read_metrics((run / "steps.jsonl").string()));
   d["eval"] = find(files, "eval.json") ? read_json(run / "eval.json") : json(nullptr);
   // image grids by group: reconstruction-3.png is group "reconstruction", epoch 3
   static const std::regex numbered(R"((.+)-(\d+|latest)\.png)");

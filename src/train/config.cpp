@@ -16,9 +16,9 @@ namespace latentlab {
 
 #define LATENTLAB_CONFIG_FIELDS(X) \
   X(model) X(dataset) X(data_dir) X(image_size) X(channels) X(strict) X(holdout) X(train_images) X(epochs)  \
-  X(batch_size) X(lr) X(beta1) X(seed) X(threads) X(device) X(out) X(arch) X(hidden) X(latent) X(activation) X(loss) \
-  X(noise) X(l1) X(sparsity) X(contractive) X(dropout) X(beta) X(kl_warmup) X(posterior) X(ngf) X(ndf) X(d_every) \
-  X(g_every) X(prior) X(image_every) X(grid_images) X(preview_every) X(save_every) X(keep_checkpoints) \
+  X(batch_size) X(shuffle) X(drop_last) X(lr) X(lr_g) X(lr_d) X(beta1) X(seed) X(threads) X(device) X(out) X(arch) X(hidden) X(latent) X(activation) X(loss) \
+  X(loss_reduction) X(output) X(init)   X(noise) X(l1) X(sparsity) X(contractive) X(dropout) X(beta) X(kl_warmup) X(posterior) X(ngf) X(ndf) X(d_every) \
+  X(g_every) X(g_fresh_noise) X(prior) X(image_every) X(grid_images) X(preview_every) X(log_every) X(save_every) X(keep_checkpoints) \
   X(on_nonfinite)
 
 nlohmann::json to_json(const TrainConfig& c) {
@@ -145,6 +145,8 @@ void apply_model_defaults(TrainConfig& c) {
   if (c.arch.empty()) c.arch = "mlp";
   if (c.image_size == 0) c.image_size = 64;
   if (c.channels == 0) c.channels = 3;
+  if (c.init.empty()) c.init = "default";
+  if (c.log_every < 0) c.log_every = 0;
 }
 
 void validate(const TrainConfig& c) {
@@ -197,6 +199,15 @@ void validate(const TrainConfig& c) {
   require(c.beta >= 0 && std::isfinite(c.beta), "--beta must be a non-negative weight");
   require(c.kl_warmup >= 0, "--kl-warmup must be 0 (off) or a number of epochs");
   require(c.image_every >= 1, "--image-every must be at least 1");
+  require(c.lr_g >= 0 && c.lr_g < 10 && c.lr_d >= 0 && c.lr_d < 10, "--lr-g and --lr-d must be in (0, 10), or 0 for --lr");
+  require(c.loss_reduction.empty() || c.loss_reduction == "mean" || c.loss_reduction == "sum" || c.loss_reduction == "image",
+          "--loss-reduction " + c.loss_reduction + ": choose mean, sum or image");
+  require(c.output == "sigmoid" || c.output == "tanh", "--output " + c.output + ": choose sigmoid or tanh");
+  require(c.output != "tanh" || c.loss.empty() || c.loss == "mse",
+          "--output tanh needs --loss mse: BCE needs targets in [0, 1], and tanh scales the images to [-1, 1]");
+  require(c.init.empty() || c.init == "default" || c.init == "dcgan" || c.init == "glorot",
+          "--init " + c.init + ": choose default (PyTorch's), dcgan or glorot");
+  require(c.log_every >= -1, "--log-every must be 0 (off) or a number of batches");
   require(c.grid_images >= 1 && c.grid_images <= 4096, "--grid-images must be in [1, 4096]");
 }
 

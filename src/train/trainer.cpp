@@ -189,11 +189,20 @@ void Trainer::setup() {
                (long long)train_.channels(), (long long)train_.height(), (long long)train_.width(), seconds_since(t0));
   shape_ = {train_.channels(), train_.height(), train_.width()};
   // Built once: on CUDA they copy the dataset to the device.
-  train_batches_ = std::make_unique<Batcher>(train_, config_.batch_size, true, device_);
+  train_batches_ = std::make_unique<Batcher>(train_, config_.batch_size, config_.shuffle, device_);
   test_batches_ = std::make_unique<Batcher>(test_, 1000, false, device_);
   if (group_) {  // each rank its part of every batch
     train_batches_->shard(group_->rank(), group_->world_size());
     test_batches_->shard(group_->rank(), group_->world_size());
+  }
+  train_batches_->drop_last(config_.drop_last);
+  {
+    const int64_t global = config_.batch_size * (group_ ? group_->world_size() : 1);
+    const int64_t batches = train_batches_->batches(), left = train_.size() - batches * global;
+    if (config_.drop_last && left > 0)
+      std::fprintf(log_, "data: --drop-last: %lld full batch%s of %lld per epoch; the last %lld image%s of each epoch's order %s left out\n",
+                   (long long)batches, batches == 1 ? "" : "es", (long long)global, (long long)left, left == 1 ? "" : "s",
+                   left == 1 ? "is" : "are");
   }
   torch::manual_seed(config_.seed);
   model_ = ModelRegistry::create(config_, shape_);
@@ -257,6 +266,8 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
     int64_t bad = first_bad.item<int64_t>();
     if (bad >= 0) nonfinite_stop(bad, "the loss or a gradient");
   };
+  std::vector<torch::Tensor> phase_loss(phases_.size());  // each phase's latest loss, for steps.jsonl
+  const std::string steps_path = path_in(config_.out, "steps.jsonl");
   auto t0 = Clock::now();
   int64_t b = first;
   bool stop = false;  // in a job: agreed by every rank through the gradient allreduce
@@ -268,6 +279,7 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
       if (b % phases_[p].every != 0) continue;
       optims_[p]->zero_grad();
       LossTerms l = n > 0 ? model_->losses_and_gradients(p, x) : LossTerms{torch::zeros({}, x.options()), {}};
+      if (n > 0) scale_gradients(p, model_->loss_scale(n));
       // the loss the checks read: in a job, the whole batch's, reduced with the gradients
       torch::Tensor loss = group_ ? reduce_phase(p, l.loss, n, batcher.batch_total(b), stop) : l.loss.detach();
       // CPU with stop: the optimiser's step reports the gradients; otherwise they are reduced first
@@ -295,10 +307,17 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
       else
         sums.add(l, n, phases_[p].name, phases_[p].name + "_");
       last_loss = l.loss;
+      phase_loss[p] = loss;
     }
     if (!check_now && (b + 1) % 50 == 0) check_device_flag();
     progress.update(b, [&] { return last_loss.defined() ? last_loss.item<double>() : NAN; });
-    if (writer() && config_.preview_every > 0 && (b + 1) % config_.preview_every == 0) write_preview();
+    if (writer() && config_.preview_every > 0 && (b + 1) % config_.preview_every == 0) write_preview(x);
+    if (writer() && config_.log_every > 0 && (b + 1) % config_.log_every == 0) {
+      nlohmann::json line = {{"epoch", epoch}, {"batch", b + 1}, {"step", (epoch - 1) * batcher.batches() + b + 1}};
+      for (size_t p = 0; p < phases_.size(); ++p)
+        if (phase_loss[p].defined()) line[phases_.size() == 1 ? std::string("loss") : phases_[p].name] = phase_loss[p].item<double>();
+      append_line(steps_path, line.dump() + "\n");
+    }
   }
   if (!check_now) check_device_flag();
   double secs = seconds_before + seconds_since(t0);
@@ -365,11 +384,25 @@ void Trainer::write_images(int64_t epoch) {
   write_png_grid(path_in(config_.out, "samples-" + e + ".png"), model_->decode(fixed_z_), 8);
 }
 
-void Trainer::write_preview() {
+void Trainer::write_preview(const torch::Tensor& batch) {
   torch::NoGradGuard no_grad;
   model_->eval();
   write_png_grid(path_in(config_.out, "samples-latest.png"), model_->decode(fixed_z_), 8);
+  // a GAN's samples beside the real images of this batch (the seed's visdom pair)
+  if (!model_->can_reconstruct() && batch.defined() && batch.size(0) > 0)
+    write_png_grid(path_in(config_.out, "real-latest.png"), batch.slice(0, 0, std::min<int64_t>(batch.size(0), config_.grid_images)), 8);
   model_->train();
+}
+
+void Trainer::scale_gradients(size_t p, double s) {
+  if (s == 1.0) return;
+  torch::NoGradGuard no_grad;
+  if (optims_[p]->options.alias()) {
+    optims_[p]->flat_grads().mul_(s);
+    return;
+  }
+  for (auto& t : phases_[p].parameters)
+    if (t.grad().defined()) t.mutable_grad().mul_(s);
 }
 
 void Trainer::build_optimizers() {
@@ -380,7 +413,7 @@ void Trainer::build_optimizers() {
   for (auto& p : phases_) {
     bool shared = false;
     for (auto& t : p.parameters) shared |= !owned.insert(t.unsafeGetTensorImpl()).second;
-    optims_.push_back(std::make_unique<FlatAdam>(p.parameters, FlatAdamOptions(config_.lr).beta1(config_.beta1).alias(!shared).spare(group_ ? 2 : 0)));
+    optims_.push_back(std::make_unique<FlatAdam>(p.parameters, FlatAdamOptions(p.lr > 0 ? p.lr : config_.lr).beta1(config_.beta1).alias(!shared).spare(group_ ? 2 : 0)));
   }
 }
 
@@ -524,6 +557,18 @@ int64_t Trainer::prepare(bool resume) {
   if (group_) {  // as DDP: every rank starts from rank 0's parameters
     std::vector<torch::Tensor> params = model_->parameters();
     group_->broadcast_tensors(params);
+  }
+  if (writer()) {
+    // steps.jsonl keeps the lines of the batches the checkpoint holds (a fresh run starts it empty)
+    const std::string steps = path_in(config_.out, "steps.jsonl");
+    if (fs::exists(steps)) {
+      const int64_t upto = start * train_batches_->batches() + (partial_.is_object() ? partial_["next_batch"].get<int64_t>() : 0);
+      std::string kept;
+      if (!checkpoint.empty())
+        for (auto& j : read_metrics(steps))
+          if (j.contains("step") && j["step"].is_number() && j["step"].get<double>() <= upto) kept += j.dump() + "\n";
+      atomic_write(steps, kept);
+    }
   }
   if (writer() && start > 0) {
     // Keep the metrics of the epochs the checkpoint holds.

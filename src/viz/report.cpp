@@ -92,6 +92,14 @@ std::vector<nlohmann::json> read_metrics(const std::string& path, int64_t* skipp
   return out;
 }
 
+nlohmann::json thin_steps(std::vector<nlohmann::json> lines, size_t most) {
+  nlohmann::json out = nlohmann::json::array();
+  const size_t stride = (lines.size() + most - 1) / std::max<size_t>(most, 1);
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (stride <= 1 || i % stride == 0 || i + 1 == lines.size()) out.push_back(std::move(lines[i]));
+  return out;
+}
+
 std::string base64(const std::string& in) {
   static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
@@ -129,6 +137,13 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
   auto field = [](const nlohmann::json& obj, const char* key) { return obj.contains(key) ? obj[key] : nlohmann::json(); };
   int64_t skipped = 0;
   auto metrics = read_metrics((run / "metrics.jsonl").string(), &skipped);
+  // every phase's loss against the step, from steps.jsonl (--log-every)
+  nlohmann::json step_series = nlohmann::json::object();
+  for (const auto& line : thin_steps(read_metrics((run / "steps.jsonl").string())))
+    if (line.contains("step") && line["step"].is_number())
+      for (auto it = line.begin(); it != line.end(); ++it)
+        if (it.value().is_number() && it.key() != "step" && it.key() != "epoch" && it.key() != "batch")
+          step_series[it.key()].push_back({{"x", line["step"]}, {"y", it.value()}});
   // one chart per metric, train_ and test_ versions of a term together
   std::vector<std::string> keys;
   for (const auto& m : metrics)
@@ -182,6 +197,12 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
   for (const auto& p : images)
     h += "<figure><figcaption>" + escape(p.filename().string()) + "</figcaption><img src=\"data:image/png;base64," +
          base64(read_file(p.string())) + "\"></figure>";
+  h += "<script>const steps=" + step_series.dump() +
+       ";if(Object.keys(steps).length){const d=document.createElement('div');d.className='chart';d.dataset.group='steps';"
+       "const c=document.createElement('canvas');d.appendChild(c);document.getElementById('charts').appendChild(d);"
+       "new Chart(c,{type:'line',data:{datasets:Object.entries(steps).map(([k,v])=>({label:k,data:v,pointRadius:0,"
+       "borderWidth:1}))},options:{animation:false,maintainAspectRatio:false,plugins:{title:{display:true,text:"
+       "'loss per step (steps.jsonl)'}},scales:{x:{type:'linear',title:{display:true,text:'step'}}}}});}</script>";
   h += "<script>const epochs=" + epochs.dump() + ";const series=" + series.dump() +
        ";for(const [group,lines] of Object.entries(series)){const d=document.createElement('div');d.className='chart';"
        "const c=document.createElement('canvas');d.appendChild(c);document.getElementById('charts').appendChild(d);"

@@ -137,6 +137,19 @@ await step('the curve gains a point within 3 s of a metrics line being appended'
   if (drawn.join() !== '3,3') throw new Error(`Chart.js holds ${drawn} points`);
   log(`  the point appeared ${Date.now() - t0} ms after the append`);
 });
+await step('steps.jsonl (train --log-every) draws a loss-per-step chart that follows appended lines', async () => {
+  const stepLine = (i) => JSON.stringify({ epoch: 1 + Math.floor((i - 1) / 5), batch: 20 * i, step: 20 * i, d: 1.4 - i / 100, g: 0.7 + i / 100 }) + '\n';
+  fs.writeFileSync(path.join(demo, 'steps.jsonl'), [1, 2, 3, 4].map(stepLine).join(''));
+  await page.locator('.chart[data-group="steps"][data-points="4"]').waitFor({ timeout: 5000 });
+  fs.appendFileSync(path.join(demo, 'steps.jsonl'), stepLine(5));
+  await page.locator('.chart[data-group="steps"][data-points="5"]').waitFor({ timeout: 3000 });
+  const drawn = await page.evaluate(() => {
+    const c = document.querySelector('.chart[data-group="steps"] canvas');
+    const ch = Chart.getChart(c);
+    return ch.data.datasets.map((d) => `${d.label}:${d.data.length}:${d.data[4].x}`).join() + '|' + ch.options.scales.x.type;
+  });
+  if (drawn !== 'd:5:100,g:5:100|linear') throw new Error(`the step chart holds ${drawn}`);
+});
 await step('the image grid is shown, and a new epoch\'s grid appears', async () => {
   await page.waitForFunction(() => [...document.querySelectorAll('img.grid')].some((i) => i.complete && i.naturalWidth > 0),
     null, { timeout: 10000 });
@@ -166,7 +179,9 @@ await step('latentlab report draws one chart per metric group offline', async ()
   await rp.route('**/*', (r) => (r.request().url().startsWith('file:') || r.request().url().startsWith('data:') ? r.continue() : r.abort()));
   await rp.goto('file://' + report);
   const charts = await rp.evaluate(() => [...document.querySelectorAll('canvas')].map((c) => Chart.getChart(c).data.datasets.length));
-  if (charts.length !== 2) throw new Error(`report has ${charts.length} charts, expected 2 (loss, kl)`);
+  if (charts.length !== 3) throw new Error(`report has ${charts.length} charts, expected 3 (steps, loss, kl)`);
+  const stepChart = await rp.evaluate(() => Chart.getChart(document.querySelector('.chart[data-group="steps"] canvas'))?.data.datasets.map((d) => d.data.length).join());
+  if (stepChart !== '5,5') throw new Error(`the report's loss-per-step chart holds ${stepChart}, expected 5,5 (d, g)`);
   const images = await rp.evaluate(() => [...document.images].filter((i) => i.naturalWidth > 0).length);
   if (images !== 3) throw new Error(`report shows ${images} images, expected 3`);
   await rp.screenshot({ path: path.join(outDir, 'report.png'), fullPage: true });

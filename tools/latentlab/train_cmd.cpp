@@ -52,7 +52,13 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
   add("--train-images", "train_images", c.train_images, "train on the first N training images only (0: all)");
   add("--epochs", "epochs", c.epochs, "training epochs");
   add("--batch-size", "batch_size", c.batch_size, "mini-batch size (0: the model's default: vae 128, ae 32, gan 64, aae 100)");
+  a.table.push_back({cmd.add_flag("--shuffle,!--no-shuffle", c.shuffle,
+                                  "reshuffle the training images every epoch; --no-shuffle keeps the files' order"),
+                     "shuffle"});
+  add("--drop-last", "drop_last", c.drop_last, "leave out each epoch's last batch when it is not full (PyTorch's drop_last)");
   add("--lr", "lr", c.lr, "Adam learning rate (0: the model's default: 1e-3; gan, dcgan 2e-4)");
+  add("--lr-g", "lr_g", c.lr_g, "GANs: the generator's learning rate (0: --lr)");
+  add("--lr-d", "lr_d", c.lr_d, "GANs: the discriminator's learning rate (0: --lr)");
   add("--beta1", "beta1", c.beta1, "Adam beta1 (negative: the model's default: 0.9; gan, dcgan, aae 0.5)");
   add("--seed", "seed", c.seed, "seed of initialisation, shuffling and sampling")->check(CLI::NonNegativeNumber);
   add("--threads", "threads", c.threads, "CPU threads (0: all cores)");
@@ -63,6 +69,12 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
   add("--latent", "latent", c.latent, "code size, nz of a GAN (0: the model's default: 20; gan, dcgan 100; aae 8)");
   add("--activation", "activation", c.activation, "relu | leaky_relu | elu | tanh | sigmoid | identity");
   add("--loss", "loss", c.loss, "reconstruction loss bce | mse (default: vae bce, ae mse)");
+  add("--loss-reduction", "loss_reduction", c.loss_reduction,
+      "what the optimiser minimises: mean (over every pixel and image, PyTorch's default) | sum (reduction='sum') | "
+      "image (summed per image, averaged over the batch); default: ae mean, vae image; metrics keep the model's unit");
+  add("--output", "output", c.output, "vae: decoder output sigmoid | tanh (images scaled to [-1, 1] as Normalize(0.5, 0.5); needs --loss mse)");
+  add("--init", "init", c.init, "weight initialisation default (PyTorch's) | dcgan (N(0, 0.02)) | glorot (TensorFlow's); "
+      "default: dcgan for dcgan, PyTorch's for the others");
   add("--noise", "noise", c.noise, "denoising: gaussian:<sigma> | masking:<p> | salt-pepper:<p>");
   add("--l1", "l1", c.l1, "weight of the L1 penalty on the code (sparse AE)");
   add("--sparsity", "sparsity", c.sparsity, "<rho>:<weight>: KL sparsity penalty toward mean activation rho");
@@ -75,9 +87,13 @@ void add_flags(CLI::App& cmd, TrainArgs& a) {
   add("--ndf", "ndf", c.ndf, "dcgan: discriminator feature maps");
   add("--d-every", "d_every", c.d_every, "GANs: train the discriminator every N batches");
   add("--g-every", "g_every", c.g_every, "GANs: train the generator every N batches");
+  add("--g-fresh-noise", "g_fresh_noise", c.g_fresh_noise,
+      "GANs: the generator's step draws new codes (the anime seed) instead of reusing the discriminator step's fakes");
   add("--prior", "prior", c.prior, "aae: gaussian | mixture (10 Gaussians on a circle)");
   add("--image-every", "image_every", c.image_every, "write image grids every N epochs");
   add("--preview-every", "preview_every", c.preview_every, "write samples-latest.png every N batches (0: off)");
+  add("--log-every", "log_every", c.log_every,
+      "append each phase's latest loss to steps.jsonl every N batches (0: off; negative: GANs 20, others 0)");
   add("--save-every", "save_every", c.save_every, "write the checkpoint every N epochs (and after the last)");
   add("--keep-checkpoints", "keep_checkpoints", c.keep_checkpoints,
       "also keep checkpoint-<epoch> of the last N saves, or all (sample, generate, reconstruct, eval --epoch E read them)")

@@ -22,6 +22,8 @@ class AutoencoderImpl : public ModelImpl {
   bool fused_step_applies() const;
   LossTerms eval_losses(const torch::Tensor& x) override;
   int64_t latent_dim() const override { return latent_; }
+  /// The terms are per pixel ("mean"); --loss-reduction sum or image scales the gradients.
+  double loss_scale(int64_t n) const override { return reduction_scale(reduction_, "mean", n, shape_.pixels()); }
   torch::Tensor decode(const torch::Tensor& z) override;
   torch::Tensor reconstruct(const torch::Tensor& x) override { return decode(encode(x)); }
   bool can_reconstruct() const override { return true; }
@@ -42,6 +44,7 @@ class AutoencoderImpl : public ModelImpl {
   ImageShape shape_;
   int64_t latent_;
   bool bce_;
+  std::string reduction_;
   Regularizers reg_;
   struct FusedBuffers {
     MlpTape encoder, decoder;

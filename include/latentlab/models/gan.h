@@ -25,6 +25,12 @@ struct GanOptions {
   /// Phase periods in batches. Default: 1 each.
   TORCH_ARG(int64_t, d_every) = 1;
   TORCH_ARG(int64_t, g_every) = 1;
+  /// Learning rates of the "g" and "d" phases; 0: the run's --lr. Default: 0 each.
+  TORCH_ARG(double, lr_g) = 0.0;
+  TORCH_ARG(double, lr_d) = 0.0;
+  /// The "g" phase draws new codes (the anime seed) instead of reusing the "d" phase's fakes of the
+  /// same batch. Default: false.
+  TORCH_ARG(bool, fresh_noise) = false;
 };
 
 class GanImpl : public ModelImpl {

@@ -32,6 +32,14 @@ struct VaeOptions {
   /// seed's VAE, whose last encoder layer goes through the hidden activation and splits into mean and
   /// sigma (log-variance = log(1e-8 + sigma^2), as its KL). Default: logvar.
   TORCH_ARG(std::string, posterior) = "logvar";
+  /// Decoder output: "sigmoid" (images in [0, 1]) or "tanh" (seed 002: the images are scaled to
+  /// [-1, 1], as by Normalize(0.5, 0.5), before the encoder and as the targets of the squared error;
+  /// needs likelihood "mse"). decode() and reconstruct() return images in [0, 1] either way. Default: sigmoid.
+  TORCH_ARG(std::string, output) = "sigmoid";
+  /// How the loss that the optimiser minimises adds up a batch: "image" (summed over each image,
+  /// averaged over the batch), "sum" or "mean" (over every value): see reduction_scale. The reported
+  /// terms are per image whatever this is. Default: image.
+  TORCH_ARG(std::string, reduction) = "image";
   /// Input noise and penalties on the mean code. Default: none.
   TORCH_ARG(Regularizers, regularizers) = {};
 };
@@ -58,13 +66,14 @@ class VaeImpl : public ModelImpl {
   /// The current weight of the KL term (beta, scaled during warm-up).
   double kl_weight() const { return kl_weight_; }
   int64_t latent_dim() const override { return options.latent(); }
+  double loss_scale(int64_t n) const override { return reduction_scale(options.reduction(), "image", n, options.shape().pixels()); }
   torch::Tensor decode(const torch::Tensor& z) override;
   torch::Tensor reconstruct(const torch::Tensor& x) override;
   bool can_reconstruct() const override { return true; }
   torch::Tensor code(const torch::Tensor& x) override { return encode(x).first; }
   bool has_encoder_jacobian() const override { return codec.has_jacobian(); }
   torch::Tensor code_jacobian_sq(const torch::Tensor& x) override {
-    return codec.encode_with_jacobian(x, options.latent(), Activation::identity).second;
+    return codec.encode_with_jacobian(model_input(x), options.latent(), Activation::identity).second;
   }
 
   /// Mean and log-variance of q(z | x).
@@ -76,7 +85,14 @@ class VaeImpl : public ModelImpl {
   Codec codec;
 
  private:
-  /// Reconstruction term per image (in nats for bce) from decoder logits.
+  bool tanh_output() const { return options.output() == "tanh"; }
+  /// Images in [0, 1] on the scale the networks see ([-1, 1] with a tanh output).
+  torch::Tensor model_input(const torch::Tensor& x) const { return tanh_output() ? x.mul(2.0).sub_(1.0) : x; }
+  /// The decoder's images in [0, 1] from its logits.
+  torch::Tensor images_from_logits(const torch::Tensor& logits) const {
+    return tanh_output() ? torch::tanh(logits).add_(1.0).mul_(0.5) : torch::sigmoid(logits);
+  }
+  /// Reconstruction term per image (in nats for bce; on the [-1, 1] scale with a tanh output) from decoder logits.
   torch::Tensor recon_per_image(const torch::Tensor& logits, const torch::Tensor& x) const;
   /// Mean and log-variance from the encoder's raw output.
   std::pair<torch::Tensor, torch::Tensor> split(const torch::Tensor& h) const;
