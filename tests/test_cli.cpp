@@ -128,6 +128,13 @@ TEST_F(Cli, AutoencoderWithRegularisersEndToEnd) {
   EXPECT_TRUE(m.contains("test_l1")) << "the test loss carries the same penalty as the training loss: " << m.dump();
   r = run_cli("reconstruct " + path("ae") + " -n 4 -o " + path("r.png"));
   EXPECT_EQ(r.code, 0) << r.output;
+  // the TF seed's 2x10 figure: 10 inputs in one row above their 10 reconstructions
+  r = run_cli("reconstruct " + path("ae") + " -n 10 --nrow 10 -o " + path("r10.png"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string png = read_file(path("r10.png"));
+  auto be32 = [&](size_t at) { return (uint8_t(png[at]) << 24) | (uint8_t(png[at + 1]) << 16) | (uint8_t(png[at + 2]) << 8) | uint8_t(png[at + 3]); };
+  EXPECT_EQ(be32(16), 10u * 30 + 2) << "width: 10 images of 28 with 2 pixels between";
+  EXPECT_EQ(be32(20), 2u * 30 + 2) << "height: the inputs' row over the reconstructions' row";
 
   r = run_cli("eval " + path("ae") + " --noise gaussian:0.2 --fd-images 64");
   ASSERT_EQ(r.code, 0) << r.output;

@@ -70,7 +70,7 @@ void add_generate(CLI::App& app) {
 void add_reconstruct(CLI::App& app) {
   struct Args {
     std::string run, out = "reconstruction.png", data_dir;
-    int64_t n = 32, threads = 0, epoch = 0;
+    int64_t n = 32, threads = 0, epoch = 0, nrow = 8;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("reconstruct", "reconstruct the first test images");
@@ -78,13 +78,16 @@ void add_reconstruct(CLI::App& app) {
   cmd->add_option("-n", a->n, "number of test images")->capture_default_str()->check(CLI::Range(1, 10000));
   cmd->add_option("-o,--out", a->out, "output: .png grid (inputs over reconstructions) or .npy of the reconstructions")
       ->capture_default_str();
+  cmd->add_option("--nrow", a->nrow, "inputs per grid row, each row above its reconstructions (-n 10 --nrow 10: the TF seed's 2x10 figure)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
   add_threads_flag(*cmd, a->threads);
   add_epoch_flag(*cmd, a->epoch);
   cmd->callback([a] {
     auto run = load_run(a->run, a->epoch);
     require(run.model->can_reconstruct(), "model " + run.config.model + " in " + a->run + " does not reconstruct images");
-    check_image_file(a->out, 2 * a->n, run.config.image_size, run.config.image_size, 8);
+    check_image_file(a->out, 2 * a->n, run.config.image_size, run.config.image_size, a->nrow);
     apply_threads(a->threads);
     auto test = load_splits(run.config, stderr, a->data_dir).test;
     torch::NoGradGuard g;
@@ -94,7 +97,7 @@ void add_reconstruct(CLI::App& app) {
     if (std::filesystem::path(a->out).extension() == ".npy") {
       write_npy(a->out, y.contiguous());
     } else {
-      write_reconstruction_grid(a->out, x, y);
+      write_reconstruction_grid(a->out, x, y, a->nrow);
     }
     std::fprintf(stderr, "wrote %lld reconstructions to %s\n", (long long)x.size(0), a->out.c_str());
   });
