@@ -78,8 +78,8 @@ class ProcessGroup {
 
 /// `train --nproc N`: runs N copies of this program (argv as given) with RANK, WORLD_SIZE, LOCAL_RANK,
 /// LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1 and a free MASTER_PORT set, and LATENTLAB_LAUNCHED=1 so they
-/// train instead of launching. Workers start with SIGINT and SIGTERM blocked: the program unblocks them
-/// once its handler is in place, so a signal during start-up is held, not fatal. Ctrl-C (SIGINT) and SIGTERM are passed on to every worker; a worker that
+/// train instead of launching. Workers start with SIGINT and SIGTERM blocked and keep them so (the
+/// program's signal thread takes them: signals.h), so a signal during start-up is held, not fatal. Ctrl-C (SIGINT) and SIGTERM are passed on to every worker; a worker that
 /// dies stops the job: the others end on their own (their collectives fail) and are killed if they have
 /// not after `timeout` + 10 s. Returns the exit status: 0, 130 when every worker stopped on request, else
 /// the first failure's (128 + signal for a killed worker). `log` receives one line per failed worker.

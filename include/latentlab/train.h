@@ -65,8 +65,8 @@ struct TrainResult {
 
 /// Asks a running Trainer to stop after its current batch, write a checkpoint from which --resume
 /// continues at the next batch (with the same random stream on the CPU, so the weights end up
-/// identical to an uninterrupted run), and return with TrainResult::interrupted. Async-signal-safe:
-/// the command-line tool calls it from its SIGINT handler.
+/// identical to an uninterrupted run), and return with TrainResult::interrupted. Async-signal-safe;
+/// the command-line tool calls it from its signal thread (signals.h) on the first SIGINT or SIGTERM.
 void request_stop();
 bool stop_requested();
 

@@ -12,6 +12,7 @@
 
 #include "latentlab/distributed.h"
 #include "latentlab/error.h"
+#include "latentlab/signals.h"
 
 namespace latentlab {
 namespace {
@@ -61,6 +62,11 @@ int launch_local(int64_t nproc, const std::vector<std::string>& argv, std::chron
   args.push_back(nullptr);
   g_workers.assign(nproc, 0);  // before the handler that reads it
   g_forward_signal.store(0);
+  // the signal thread (take_signals) forwards; without it, a handler on the main thread does
+  auto previous = on_signal([](int sig) {
+    forward(sig);
+    return true;
+  });
   struct sigaction sa {}, old_int{}, old_term{};
   sa.sa_handler = forward;
   sigemptyset(&sa.sa_mask);
@@ -127,6 +133,7 @@ int launch_local(int64_t nproc, const std::vector<std::string>& argv, std::chron
   }
   ::sigaction(SIGINT, &old_int, nullptr);
   ::sigaction(SIGTERM, &old_term, nullptr);
+  on_signal(previous);
   g_workers.clear();
   if (failed) return result;
   return interrupted > 0 ? 130 : 0;

@@ -61,7 +61,8 @@ std::string local_address_towards(const std::string& host, int64_t port) {
 // Holds SIGINT and SIGTERM back while it lives: c10d's socket calls fail on EINTR instead of retrying,
 // so a Ctrl-C in the middle of a store operation would look like a lost rank. The signal is delivered
 // (and stops training at the next batch) when the guard ends. Threads started meanwhile (Gloo's, the
-// store server's) keep them blocked for good, so signals always reach the main thread.
+// store server's) keep them blocked for good. The command-line tool blocks them in every thread anyway
+// (take_signals, signals.h); this guard serves library users who install a handler of their own.
 class SignalsDeferred {
  public:
   SignalsDeferred() {

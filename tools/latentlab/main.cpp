@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <csignal>
+
+#include "latentlab/distributed.h"
+#include "latentlab/signals.h"
 #include <string>
 #include <vector>
 #include <cstdio>
@@ -34,6 +37,9 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) then makes write() fail with EFBIG, which names the file, instead
   // of killing the process.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Ctrl-C and SIGTERM go to one waiting thread, never into a running kernel (see signals.h)
+  // (a worker of train --nproc holds one that comes before its handler is in place)
+  latentlab::take_signals(latentlab::launched_by_latentlab());
   latentlab::cli::set_command_line(argc, argv);
   CLI::App app{"latentlab: train, evaluate, sample and visualise autoencoders, VAEs and GANs"};
   app.require_subcommand(1);

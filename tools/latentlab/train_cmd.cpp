@@ -10,6 +10,7 @@
 #include "latentlab/distributed.h"
 #include "latentlab/error.h"
 #include "latentlab/presets.h"
+#include "latentlab/signals.h"
 #include "latentlab/train.h"
 
 namespace latentlab::cli {
@@ -184,21 +185,14 @@ void add_train(CLI::App& app) {
             "--nproc " + std::to_string(args->nproc) + " but WORLD_SIZE=" + std::to_string(env.world_size));
     trainer.set_distributed(env);
     // Ctrl-C: stop after the current batch with a checkpoint that resumes there; a second one kills.
-    struct sigaction sa {};
-    sa.sa_handler = [](int sig) {
+    // The signal thread (take_signals in main) calls this; the computation is never interrupted.
+    on_signal([count = 0](int) mutable {
+      if (count++ > 0) return false;
       request_stop();
-      std::signal(sig, SIG_DFL);
       const char msg[] = "\nlatentlab: stopping after this batch to write a checkpoint (Ctrl-C again to kill)\n";
       (void)!::write(2, msg, sizeof msg - 1);
-    };
-    sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGINT, &sa, nullptr);
-    ::sigaction(SIGTERM, &sa, nullptr);
-    sigset_t handled;  // a worker of --nproc starts with them held (see launch_local)
-    sigemptyset(&handled);
-    sigaddset(&handled, SIGINT);
-    sigaddset(&handled, SIGTERM);
-    ::pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
+      return true;
+    });
     auto result = trainer.run(!args->resume.empty());
     if (result.interrupted) throw Interrupted();
     if (env.rank == 0 && !launched_by_latentlab()) std::fprintf(stderr, "done: %s\n", result.run_dir.c_str());
