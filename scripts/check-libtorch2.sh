@@ -88,7 +88,7 @@ in_root "cd /src/latentlab && cmake -S . -B build-trixie -DCMAKE_BUILD_TYPE=Rele
 
 step "ctest -LE stress"
 set +e
-in_root "cd /src/latentlab/build-trixie && ctest --output-on-failure -j $jobs -LE stress 2>&1 | tail -40"
+in_root "set -o pipefail; cd /src/latentlab/build-trixie && ctest --output-on-failure -j $jobs -LE stress 2>&1 | tail -40"
 code=$?
 set -e
 step "done: exit $code, $((SECONDS - start)) s in all"

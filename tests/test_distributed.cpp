@@ -385,8 +385,9 @@ TEST_F(Distributed, RanksJoinTheStoreOfTorchrunsAgent) {
     GTEST_SKIP() << "no python3-torch to serve the store";
   ASSERT_EQ(run(train("vae", "launched", {"--nproc", "2"})), 0) << log();
   const int port = free_port();
-  const std::string serve = "import torch.distributed as d, time; s = d.TCPStore('127.0.0.1', " + std::to_string(port) +
-                            ", 3, True); time.sleep(120)";
+  // use_libuv=False where the keyword exists (2.4+; Debian builds PyTorch without libuv)
+  const std::string serve = "import torch.distributed as d, time; kw = {'use_libuv': False} if 'use_libuv' in "
+                            "(d.TCPStore.__init__.__doc__ or '') else {}; s = d.TCPStore('127.0.0.1', " + std::to_string(port) + ", 3, True, **kw); time.sleep(120)";
   pid_t agent = ::fork();
   if (agent == 0) {
     ::execl("/usr/bin/python3", "python3", "-c", serve.c_str(), (char*)nullptr);

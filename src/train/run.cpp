@@ -184,8 +184,16 @@ void load_archive(torch::serialize::InputArchive& archive, const std::string& by
               (WIFSIGNALED(status) ? " with signal " + std::to_string(WTERMSIG(status)) : std::string()) +
               ")");
   if (WEXITSTATUS(status) == kThrew) {
-    auto line_end = message.find('\n');  // LibTorch appends a C++ stack trace after the first line
-    throw Error(path + ": cannot load (" + message.substr(0, line_end) + ")");
+    // the first line that says something (LibTorch appends a C++ stack trace; 2.x may start with a newline)
+    std::string first;
+    for (size_t at = 0; at < message.size() && first.empty();) {
+      size_t end = message.find('\n', at);
+      if (end == std::string::npos) end = message.size();
+      first = message.substr(at, end - at);
+      if (first.find_first_not_of(" \t\r") == std::string::npos) first.clear();
+      at = end + 1;
+    }
+    throw Error(path + ": cannot load (" + (first.empty() ? std::string("LibTorch cannot read it as an archive") : first) + ")");
   }
   archive.load_from(bytes.data(), bytes.size());
 }
