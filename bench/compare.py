@@ -7,7 +7,12 @@ images/s of both, the median of the per-pair time ratios (latentlab / PyTorch; b
 latentlab's GFLOP/s as a share of a measured sgemm peak, and the peak RSS of each process.
 
 Run with Debian's python3 (python3-torch, the same ATen build latentlab links):
-    /usr/bin/python3 bench/compare.py [--pairs 3] [--workloads vae:128,vae:32,dcgan:64:6400] [--threads N]
+    /usr/bin/python3 bench/compare.py [--pairs 7] [--workloads vae:128,vae:32,dcgan:64:6400] [--threads N]
+
+Both sides run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (a forced core type slows OpenBLAS, which
+PyTorch uses and latentlab's oneDNN products do not; --keep-openblas-env keeps them), and the script
+prints the OpenBLAS core and the oneDNN ISA each side uses, then per workload the min, median and max
+of the per-pair time ratios, so that a figure means the same on every machine.
 
 A workload is model:batch[:images] (models: vae, ae, vae-conv, dcgan); images limits training to the first N images (--train-images),
 for slow workloads such as the DCGAN (the reported img/s are per image trained).
@@ -49,25 +54,69 @@ def sgemm_peak(threads):
     return float(subprocess.check_output([sys.executable, '-c', code]).decode())
 
 
+def openblas_core(env):
+    code = ('import ctypes, ctypes.util, torch\nfor n in ("libopenblas.so.0", ctypes.util.find_library("openblas") or ""):\n'
+            '    try:\n        f = ctypes.CDLL(n).openblas_get_corename\n        f.restype = ctypes.c_char_p\n'
+            '        print(f().decode()); break\n    except OSError: pass\nelse: print("unknown")')
+    try:
+        return subprocess.check_output([sys.executable, '-c', code], env=env, stderr=subprocess.DEVNULL).decode().strip()
+    except subprocess.CalledProcessError:
+        return 'unknown'
+
+
+ONEDNN_ISA = {0x0: 'all', 0x1: 'sse41', 0x3: 'avx', 0x7: 'avx2', 0x27: 'avx512_core', 0x67: 'avx512_core_vnni',
+              0xe7: 'avx512_core_bf16', 0x3e7: 'avx512_core_amx', 0x407: 'avx2_vnni'}
+
+
+def latentlab_isa(exe, env):
+    """The ISA oneDNN picks in the libdnnl that latentlab links (dnnl_get_effective_cpu_isa)."""
+    try:
+        libs = subprocess.check_output(['ldd', exe], env=env).decode()
+        path = next(l.split('=>')[1].split()[0] for l in libs.splitlines() if 'libdnnl' in l and '=>' in l)
+        code = ('import ctypes; print(ctypes.CDLL(%r).dnnl_get_effective_cpu_isa())' % path)
+        v = int(subprocess.check_output([sys.executable, '-c', code], env=env).decode())
+        return f'{ONEDNN_ISA.get(v, hex(v))} ({os.path.basename(path)})'
+    except Exception as e:  # noqa: BLE001 - a report, not a check
+        return f'unknown ({e.__class__.__name__})'
+
+
+def pytorch_isa(env):
+    """What PyTorch reports of its CPU kernels (torch.__config__.show(): 'CPU capability usage')."""
+    code = ('import torch\nfor l in torch.__config__.show().splitlines():\n'
+            '    if "CPU capability" in l: print(l.split(":", 1)[1].strip())')
+    try:
+        return subprocess.check_output([sys.executable, '-c', code], env=env).decode().strip() or 'unknown'
+    except subprocess.CalledProcessError:
+        return 'unknown'
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--exe', default=os.path.join(ROOT, 'build', 'latentlab'))
     ap.add_argument('--data-dir', default=os.path.join(ROOT, 'data', 'mnist'))
     ap.add_argument('--workloads', default='vae:128,vae:32', help='model:batch,... (models: %s)' % ','.join(FLOPS_PER_IMAGE))
-    ap.add_argument('--pairs', type=int, default=3)
+    ap.add_argument('--pairs', type=int, default=7)
+    ap.add_argument('--keep-openblas-env', action='store_true', help='keep OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE if set')
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--env', action='append', default=[], metavar='NAME=VALUE',
                     help='set in the environment of both sides (e.g. GOMP_SPINCOUNT=10000000)')
     ap.add_argument('--latentlab-env', action='append', default=[], metavar='NAME=VALUE',
                     help='set in the environment of the latentlab side only')
     a = ap.parse_args()
-    env_both = dict(os.environ, **dict(e.split('=', 1) for e in a.env))
+    base = dict(os.environ)
+    if not a.keep_openblas_env:
+        for k in ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'):
+            if base.pop(k, None) is not None:
+                print(f'unset {k} for both sides (--keep-openblas-env keeps it)')
+    env_both = dict(base, **dict(e.split('=', 1) for e in a.env))
     env_ll = dict(env_both, **dict(e.split('=', 1) for e in a.latentlab_env))
     if a.env or a.latentlab_env:
         print(f'environment: both {a.env or "-"}, latentlab only {a.latentlab_env or "-"}')
     peak = sgemm_peak(a.threads)
     print(f'machine: {os.cpu_count()} cores, {a.threads} threads; sgemm 1024^3 peak {peak:.1f} GFLOP/s')
-    print(f'{"workload":<12} {"latentlab img/s":>16} {"pytorch img/s":>14} {"ratio":>7} {"GFLOP/s":>8} {"of peak":>8} {"RSS MiB (ll/pt)":>16}')
+    print(f'OpenBLAS core: {openblas_core(env_both)} (one library, loaded by both sides)')
+    print(f'oneDNN ISA of latentlab: {latentlab_isa(a.exe, env_ll)}; PyTorch CPU capability: {pytorch_isa(env_both)}')
+    print(f'{"workload":<12} {"latentlab img/s":>16} {"pytorch img/s":>14} {"ratio":>7} {"min":>6} {"max":>6} {"GFLOP/s":>8} {"of peak":>8} {"RSS MiB (ll/pt)":>16}')
     with tempfile.TemporaryDirectory() as tmp:
         for w in a.workloads.split(','):
             parts = w.split(':')
@@ -78,7 +127,7 @@ def main():
             for i in range(a.pairs):
                 out_dir = os.path.join(tmp, f'{model}-{batch}-{i}')
                 ll_model = ['--model', 'vae', '--arch', 'conv'] if model == 'vae-conv' else ['--model', model]
-                _, r1 = timed([a.exe, 'train'] + ll_model + ['--batch-size', batch, '--epochs', '1',
+                _, r1 = timed([a.exe, 'train'] + ll_model + ['--batch-size', batch, '--epochs', '1', '--log-every', '0',
                                '--threads', str(a.threads), '--data-dir', a.data_dir, '--out', out_dir] + limit, env_ll)
                 with open(os.path.join(out_dir, 'metrics.jsonl')) as f:
                     s_ll = json.loads(f.readline())['seconds']
@@ -91,6 +140,7 @@ def main():
             gflops = FLOPS_PER_IMAGE.get(model, 0) * images / s_ll / 1e9
             share = f'{100 * gflops / peak:>7.0f}%' if gflops else f'{"-":>8}'
             print(f'{model + ":" + batch:<12} {images / s_ll:>16.0f} {images / s_pt:>14.0f} {statistics.median(ratios):>7.3f} '
+                  f'{min(ratios):>6.3f} {max(ratios):>6.3f} '
                   f'{gflops:>8.1f} {share} {max(rss_ll):>8.0f}/{max(rss_pt):<7.0f}')
             sys.stdout.flush()
 
