@@ -102,9 +102,8 @@ class Trainer {
   /// The test pass; null when a stop was requested during it.
   nlohmann::json evaluate();
   void write_images(int64_t epoch);
-  /// samples-latest.png from the fixed codes, during an epoch (--preview-every).
-  /// samples-latest.png from the fixed codes; for a model without reconstructions (GANs), also
-  /// real-latest.png of the current batch.
+  /// samples-latest.png from the fixed codes, during an epoch (--preview-every); for a model with a
+  /// critic (GANs), also real-latest.png of the current batch.
   void write_preview(const torch::Tensor& batch);
   /// `partial`: where an interrupted epoch stopped, with each rank's CPU generator state (one for a
   /// single process), else null. Only rank 0 writes.

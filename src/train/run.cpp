@@ -10,6 +10,7 @@
 #include <cstring>
 #include <cstdio>
 #include <ctime>
+#include <sstream>
 #include <filesystem>
 #include <map>
 #include <cstdlib>
@@ -185,13 +186,9 @@ void load_archive(torch::serialize::InputArchive& archive, const std::string& by
               ")");
   if (WEXITSTATUS(status) == kThrew) {
     // the first line that says something (LibTorch appends a C++ stack trace; 2.x may start with a newline)
+    std::istringstream lines(message);
     std::string first;
-    for (size_t at = 0; at < message.size() && first.empty();) {
-      size_t end = message.find('\n', at);
-      if (end == std::string::npos) end = message.size();
-      first = message.substr(at, end - at);
-      if (first.find_first_not_of(" \t\r") == std::string::npos) first.clear();
-      at = end + 1;
+    while (std::getline(lines, first) && first.find_first_not_of(" \t\r") == std::string::npos) {
     }
     throw Error(path + ": cannot load (" + (first.empty() ? std::string("LibTorch cannot read it as an archive") : first) + ")");
   }

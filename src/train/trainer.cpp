@@ -389,7 +389,7 @@ void Trainer::write_preview(const torch::Tensor& batch) {
   model_->eval();
   write_png_grid(path_in(config_.out, "samples-latest.png"), model_->decode(fixed_z_), 8);
   // a GAN's samples beside the real images of this batch (the seed's visdom pair)
-  if (!model_->can_reconstruct() && batch.defined() && batch.size(0) > 0)
+  if (model_->has_critic() && batch.defined() && batch.size(0) > 0)
     write_png_grid(path_in(config_.out, "real-latest.png"), batch.slice(0, 0, std::min<int64_t>(batch.size(0), config_.grid_images)), 8);
   model_->train();
 }

@@ -2,16 +2,15 @@
 
 #include <algorithm>
 #include <csignal>
-
-#include "latentlab/distributed.h"
-#include "latentlab/signals.h"
 #include <string>
 #include <vector>
 #include <cstdio>
 
 #include "commands.h"
 #include "latentlab/build_config.h"
+#include "latentlab/distributed.h"
 #include "latentlab/error.h"
+#include "latentlab/signals.h"
 
 namespace {
 
