@@ -12,6 +12,7 @@
 #include "fuzz.h"
 #include "latentlab/config.h"
 #include "latentlab/model.h"
+#include "latentlab/safetensors.h"
 #include "latentlab/train.h"
 
 namespace fs = std::filesystem;
@@ -82,6 +83,27 @@ void make_corpus(const fs::path& root) {
   std::string bytes = latentlab::save_model_bytes(c, shape, *m);
   put(root / "model" / "ae-model", bytes);
   put(root / "model" / "ae-truncated", bytes.substr(0, bytes.size() / 2));
+  // safetensors: a real file and the damage the reader must name
+  put(root / "safetensors" / "ae-model", bytes);
+  auto file_of = [](const std::string& header, const std::string& data) {
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((uint64_t(header.size()) >> (8 * i)) & 0xff);
+    return out + header + data;
+  };
+  const std::string f32 = R"("dtype":"F32","shape":[2],)";
+  put(root / "safetensors" / "all-dtypes",
+      latentlab::safetensors_bytes({{"f", torch::ones({2})}, {"d", torch::ones({1}, torch::kFloat64)}, {"h", torch::ones({1}, torch::kFloat16)},
+                                    {"bf", torch::ones({1}, torch::kBFloat16)}, {"l", torch::ones({1}, torch::kInt64)},
+                                    {"i", torch::ones({1}, torch::kInt32)}, {"s", torch::ones({1}, torch::kInt16)},
+                                    {"c", torch::ones({1}, torch::kInt8)}, {"u", torch::ones({1}, torch::kUInt8)},
+                                    {"b", torch::ones({1}, torch::kBool)}, {"z", torch::zeros({0})}},
+                                   {{"kind", "model"}}));
+  put(root / "safetensors" / "header-beyond-file", file_of("{}", "").substr(0, 8) + "{");
+  put(root / "safetensors" / "overlap", file_of("{\"a\":{" + f32 + R"("data_offsets":[0,8]},"b":{)" + f32 + R"("data_offsets":[4,12]}})", "123456789012"));
+  put(root / "safetensors" / "unknown-dtype", file_of(R"({"a":{"dtype":"F8_E4M3","shape":[8],"data_offsets":[0,8]}})", "12345678"));
+  put(root / "safetensors" / "shape-overflows", file_of(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}})", "12345678"));
+  put(root / "safetensors" / "truncated", bytes.substr(0, bytes.size() - 100));
+  put(root / "safetensors" / "gap", file_of("{\"a\":{" + f32 + R"("data_offsets":[4,12]}})", "123456789012"));
   // metrics: lines as the trainer writes them, plus broken ones
   put(root / "metrics" / "vae.jsonl",
       "{\"epoch\":1,\"train_loss\":150.5,\"test_loss\":120.25,\"train_kl\":12.0}\n{\"epoch\":2,\"train_loss\":120.5,\"test_loss\":NaN}\n");

@@ -38,7 +38,7 @@ packages=(
   libtorch-dev libopenblas0-openmp libdnnl-dev libgloo-dev
   libgtest-dev libcli11-dev nlohmann-json3-dev
   libopencv-imgcodecs-dev libopencv-imgproc-dev zlib1g-dev
-  libcpp-httplib-dev python3-torch python3-numpy
+  libcpp-httplib-dev python3-torch python3-numpy python3-safetensors
   nodejs chromium iproute2 procps
 )
 
@@ -69,10 +69,11 @@ done
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive bash -c "$*"; }
 
-if [ ! -f "$root/.latentlab-ready" ]; then
+# .latentlab-ready lists the packages installed; a list that grew installs what it lacks
+if [ "$(cat "$root/.latentlab-ready" 2>/dev/null)" != "${packages[*]}" ]; then
   step "apt-get install (${#packages[@]} packages) in the trixie root"
   in_root "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends ${packages[*]} >/dev/null"
-  touch "$root/.latentlab-ready"
+  echo "${packages[*]}" >"$root/.latentlab-ready"
 fi
 step "LibTorch in the root: $(in_root "dpkg-query -W -f='\${Version}' libtorch-dev")"
 
@@ -91,5 +92,7 @@ set +e
 in_root "set -o pipefail; cd /src/latentlab/build-trixie && ctest --output-on-failure -j $jobs -LE stress 2>&1 | tail -40"
 code=$?
 set -e
+summary="$dest/build-trixie/python-roundtrip/summary.txt"
+[ -f "$summary" ] && { step "the Python round trip (examples/python/decode.py against latentlab sample)"; cat "$summary"; }
 step "done: exit $code, $((SECONDS - start)) s in all"
 exit $code

@@ -3,14 +3,14 @@
 # UndefinedBehaviorSanitizer into build-fuzz/, then runs each for FUZZ_SECONDS (default 600) from the
 # seed corpus fuzz/corpus/<target>; inputs it finds go to build-fuzz/corpus/<target>, crashes to
 # build-fuzz/crash-*. FUZZ_PARALLEL targets run at once (default: the number of cores).
-#   bash scripts/fuzz.sh [target...]        (targets: idx image config model metrics)
+#   bash scripts/fuzz.sh [target...]        (targets: idx image config model metrics safetensors)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build="${LATENTLAB_FUZZ_BUILD_DIR:-$here/build-fuzz}"
 secs="${FUZZ_SECONDS:-600}"
 parallel="${FUZZ_PARALLEL:-$(nproc)}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx image config model metrics)
+[ ${#targets[@]} -gt 0 ] || targets=(idx image config model metrics safetensors)
 command -v clang++ >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 \
   || { echo "error: clang and libFuzzer are missing; run bash scripts/deps.sh (packages clang, libclang-rt-14-dev)" >&2; exit 1; }
 echo "==> cmake configure ($build, clang, -DLATENTLAB_FUZZ=ON)"

@@ -31,6 +31,29 @@ inline constexpr const char* kMalformedArchiveMessage = "LibTorch's archive read
 inline constexpr const char* kMalformedArchiveMessage = "libtorch-reader-segv: cannot load (";
 #endif
 
+// The bytes of a LibTorch archive, as latentlab's format 1 files were written.
+inline std::string archive_bytes(torch::serialize::OutputArchive& a) {
+  std::string bytes;
+  a.save_to([&](const void* data, size_t n) {
+    bytes.append(static_cast<const char*>(data), n);
+    return n;
+  });
+  return bytes;
+}
+
+// A model file of format 1 (latentlab's first round: a LibTorch archive), as run folders made then hold.
+inline std::string format1_model_bytes(const std::string& kind, const std::string& config_json, const std::vector<int64_t>& shape,
+                                       torch::nn::Module& model) {
+  torch::serialize::OutputArchive a, m;
+  a.write("latentlab_format", c10::IValue(int64_t(1)));
+  a.write("kind", c10::IValue(kind));
+  a.write("config", c10::IValue(config_json));
+  a.write("shape", c10::IValue(shape));
+  model.save(m);
+  a.write("model", m);
+  return archive_bytes(a);
+}
+
 class Seeded : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -10,13 +10,9 @@ class FlatAdamTest : public Seeded {
  protected:
   // Saves `from`'s state and loads it into `to`, through bytes.
   static void copy_state(const FlatAdam& from, FlatAdam& to) {
-    torch::serialize::OutputArchive out;
-    from.save(out);
-    std::stringstream ss;
-    out.save_to(ss);
-    torch::serialize::InputArchive in;
-    in.load_from(ss);
-    to.load(in);
+    WeightsWriter w;
+    from.save(w, "optimizer.x.");
+    to.load(WeightsFile::read(w.bytes(), "state"), "optimizer.x.");
   }
 };
 

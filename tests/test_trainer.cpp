@@ -8,7 +8,9 @@
 #include "latentlab/io.h"
 #include "latentlab/report.h"
 #include "latentlab/run_lock.h"
+#include "latentlab/safetensors.h"
 #include "latentlab/train.h"
+#include "latentlab/weights.h"
 #include "test_paths.h"
 
 namespace latentlab::test {
@@ -110,6 +112,64 @@ TEST_F(TrainerTest, CheckpointRoundTripRestoresModelAndOptimizer) {
   for (auto& e : fs::directory_iterator(dir / "ck")) EXPECT_NE(e.path().extension(), ".part") << e.path();
 }
 
+TEST_F(TrainerTest, CheckpointsAreSafetensorsWithPrefixedNamesThatOurParserReads) {
+  Trainer t(config("ck", 1), quiet());
+  t.run();
+  const std::string bytes = read_file(path("ck/checkpoint"));
+  ASSERT_TRUE(looks_like_safetensors(bytes));
+  TensorFile f = parse_safetensors(bytes, path("ck/checkpoint"));
+  EXPECT_EQ(f.meta("latentlab_format"), "2");
+  EXPECT_EQ(f.meta("kind"), "checkpoint");
+  EXPECT_EQ(f.meta("epoch"), "1");
+  EXPECT_EQ(f.meta("shape"), "[1,28,28]");
+  for (const auto& p : t.model()->named_parameters()) {
+    const torch::Tensor* saved = f.find("model." + p.key());
+    ASSERT_NE(saved, nullptr) << p.key();
+    EXPECT_TRUE(torch::equal(*saved, p.value())) << p.key();
+  }
+  for (const char* name : {"optimizer.vae.m", "optimizer.vae.v", "optimizer.vae.step"}) EXPECT_NE(f.find(name), nullptr) << name;
+  EXPECT_EQ(f.find("optimizer.vae.step")->item<int64_t>(), 512 / 64);
+  EXPECT_TRUE(looks_like_safetensors(read_file(path("ck/model"))));
+}
+
+TEST_F(TrainerTest, RunFoldersOfFormat1StillLoadAndResumeToTheWeightsOfAnUninterruptedRun) {
+  // a run folder as latentlab's first round wrote it: its checkpoint a LibTorch archive
+  Trainer full(config("full", 2), quiet());
+  full.run();
+  Trainer first(config("old", 1), quiet());
+  first.run();
+  const std::string ck = path("old/checkpoint");
+  WeightsFile now = WeightsFile::read(read_file(ck), ck);
+  auto loaded = load_model(now);
+  torch::serialize::OutputArchive a, m, o;
+  a.write("latentlab_format", c10::IValue(int64_t(1)));
+  a.write("kind", c10::IValue(std::string("checkpoint")));
+  a.write("config", c10::IValue(now.meta("config")));
+  a.write("shape", c10::IValue(std::vector<int64_t>{1, 28, 28}));
+  a.write("epoch", c10::IValue(int64_t(1)));
+  a.write("world_size", c10::IValue(int64_t(1)));
+  loaded.model->save(m);
+  a.write("model", m);
+  o.write("m", now.tensor("optimizer.vae.m"));
+  o.write("v", now.tensor("optimizer.vae.v"));
+  o.write("step", c10::IValue(now.tensor("optimizer.vae.step").item<int64_t>()));
+  a.write("optimizer_vae", o);
+  atomic_write(ck, archive_bytes(a));
+  fs::remove(path("old/model"));
+  // read through the probed path: the same weights
+  auto old = load_run(path("old"));
+  auto w1 = weights(first.model()), w2 = weights(old.model);
+  for (size_t i = 0; i < w1.size(); ++i) EXPECT_TRUE(torch::equal(w1[i], w2[i])) << "parameter " << i;
+  // and resumed: the weights of the uninterrupted run, the new checkpoint in format 2
+  auto c = load_config(path("old/config.json"));
+  c.epochs = 2;
+  Trainer rest(c, quiet());
+  rest.run(true);
+  auto a2 = weights(full.model()), b2 = weights(rest.model());
+  for (size_t i = 0; i < a2.size(); ++i) EXPECT_TRUE(torch::equal(a2[i], b2[i])) << "parameter " << i;
+  EXPECT_TRUE(looks_like_safetensors(read_file(ck)));
+}
+
 TEST_F(TrainerTest, RefusesToOverwriteARunAndToResumeNothing) {
   Trainer(config("x", 1), quiet()).run();
   EXPECT_ERROR_WITH(Trainer(config("x", 1), quiet()).run(), "already holds a run");
@@ -143,16 +203,38 @@ TEST_F(TrainerTest, AModelFileWhoseWeightsDoNotFitItsSettingsIsRefused) {
 }
 
 TEST_F(TrainerTest, NewerFormatsAndOtherFilesAreRefusedWithWhatWasExpected) {
+  atomic_write(path("newer"), safetensors_bytes({{"model.w", torch::ones({2})}}, {{"latentlab_format", "99"}, {"config", "{}"}}));
+  EXPECT_ERROR_WITH(load_model_file(path("newer")), "written by a newer latentlab (format 99); this build reads formats 1 to 2");
   torch::serialize::OutputArchive a;
   a.write("latentlab_format", c10::IValue(int64_t(99)));
-  atomic_write(path("newer"), archive_bytes(a));
-  EXPECT_ERROR_WITH(load_model_file(path("newer")), "written by a newer latentlab (format 99); this build reads format 1");
+  atomic_write(path("newer-archive"), archive_bytes(a));
+  EXPECT_ERROR_WITH(load_model_file(path("newer-archive")), "written by a newer latentlab (format 99)");
   write_bytes(path("junk"), "definitely not a model");
   EXPECT_ERROR_WITH(load_model_file(path("junk")), path("junk") + ": cannot load");
   torch::serialize::OutputArchive other;
   other.write("weights", torch::ones({2}));
   atomic_write(path("other"), archive_bytes(other));
   EXPECT_ERROR_WITH(load_model_file(path("other")), "not a latentlab model or checkpoint file (a run folder's `model` or `checkpoint` was expected)");
+  // a safetensors file of someone else's weights
+  atomic_write(path("other.safetensors"), safetensors_bytes({{"weight", torch::ones({2})}}, {{"format", "pt"}}));
+  EXPECT_ERROR_WITH(load_model_file(path("other.safetensors")), "not a latentlab model or checkpoint file");
+  // a classifier is not a model
+  auto c = config("x", 1);
+  apply_model_defaults(c);
+  auto m = ModelRegistry::create(c, {1, 28, 28});
+  auto w = model_writer("classifier", c, {1, 28, 28}, *m);
+  atomic_write(path("classifier"), w.bytes());
+  EXPECT_ERROR_WITH(load_model_file(path("classifier")), "holds a classifier, not a model or checkpoint");
+  // a tensor the model lacks, and one it has that the file lacks
+  w = model_writer("model", c, {1, 28, 28}, *m);
+  w.tensors.emplace_back("model.extra", torch::zeros({1}));
+  atomic_write(path("extra"), w.bytes());
+  EXPECT_ERROR_WITH(load_model_file(path("extra")), "holds a tensor 'model.extra' that this model (as its settings describe it) does not have");
+  w.tensors.pop_back();
+  const std::string dropped = w.tensors.back().first;
+  w.tensors.pop_back();
+  atomic_write(path("missing"), w.bytes());
+  EXPECT_ERROR_WITH(load_model_file(path("missing")), "holds no tensor '" + dropped + "'");
   // found by fuzzing: a file on which LibTorch 1.13's own archive reader crashes (SEGV)
   EXPECT_ERROR_WITH(load_model_file(LATENTLAB_SOURCE_DIR "/fuzz/corpus/model/libtorch-reader-segv"),
                     kMalformedArchiveMessage);

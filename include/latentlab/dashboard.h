@@ -30,7 +30,7 @@ struct DashboardOptions {
   std::string host = "127.0.0.1";
   /// Port (default 8097, visdom's); 0 picks a free one.
   int port = 8097;
-  /// Chart.js UMD file (default: default_chart_js(), installed by scripts/fetch_data.sh).
+  /// Chart.js UMD file; empty: the built-in copy (chart_js_source).
   std::string chart_js;
   /// Worker threads, each serving one connection at a time (default 128).
   int threads = 128;

@@ -59,6 +59,7 @@ struct Generated {
   torch::Tensor images;   ///< [n, C, H, W] in [0, 1]
   torch::Tensor scores;   ///< [n] critic scores (empty when not ranked)
   torch::Tensor indices;  ///< [n] index of each kept image among the drawn ones (empty when not ranked)
+  torch::Tensor codes;    ///< the codes the kept images were decoded from, [n, ...] as the prior draws them
 };
 
 /// The seeds' generate(): draws `search` codes (prior draws * std + mean, which is N(mean, std^2) for a

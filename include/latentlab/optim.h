@@ -5,7 +5,10 @@
 // fused loop instead of a dozen operations per parameter tensor. Same update as torch.optim.Adam.
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
+
+#include "latentlab/weights.h"
 
 namespace latentlab {
 
@@ -43,8 +46,11 @@ class FlatAdam {
   /// Gathers the gradients into the flat buffer now (alias(false); a no-op otherwise), for a caller
   /// that reduces the buffer before step(), which then uses it as it is.
   void collect();
-  void save(torch::serialize::OutputArchive& a) const;
-  void load(torch::serialize::InputArchive& a);
+  /// Adds the state (m, v and step, a 0-dim int64 tensor) to `w` as <prefix>m, <prefix>v, <prefix>step.
+  void save(WeightsWriter& w, const std::string& prefix) const;
+  /// Restores what save() wrote; throws latentlab::Error naming the file when a tensor is missing or
+  /// its size disagrees with the parameters.
+  void load(const WeightsFile& f, const std::string& prefix);
   int64_t steps() const { return step_; }
   const torch::Tensor& flat_params() const { return params_; }
   /// The gradients, one value per parameter element.

@@ -10,12 +10,15 @@
 
 namespace latentlab {
 
-/// Where Chart.js is looked for when no path is given: $LATENTLAB_CHART_JS, else
-/// <data root>/web/chart.umd.js (installed by scripts/fetch_data.sh).
-std::string default_chart_js();
+/// Chart.js's source for `report` and `serve`: the file `path` when one is given (--chart-js), else
+/// $LATENTLAB_CHART_JS's file, else the copy compiled into the library (data/web/chart.umd.js as
+/// scripts/fetch_data.sh installs it, embedded when the build is configured), else that file at
+/// run time. Throws latentlab::Error naming `who`, the file and the command that installs it.
+std::string chart_js_source(const std::string& path, const std::string& who);
 
 /// The report of a run folder as an HTML string. Throws latentlab::Error naming the run folder when
-/// it has no config.json, or the Chart.js file (and the command that installs it) when it is missing.
+/// it has no config.json, or the Chart.js file (and the command that installs it) when it is missing
+/// (chart_js_source).
 std::string make_report(const std::string& run_dir, const std::string& chart_js_path = "");
 
 /// The lines of a metrics.jsonl file that parse as JSON objects, in order. Blank lines are ignored;

@@ -19,6 +19,7 @@
 #include "latentlab/model.h"
 #include "latentlab/optim.h"
 #include "latentlab/run_lock.h"
+#include "latentlab/weights.h"
 
 namespace latentlab {
 
@@ -34,12 +35,9 @@ int64_t apply_threads(int64_t threads);
 /// The device named by --device; throws when CUDA is asked for and not available.
 torch::Device resolve_device(const std::string& name);
 
-/// Starts a model or checkpoint archive: format version, kind ("model" or "checkpoint"), settings,
-/// image shape and the model's weights.
-torch::serialize::OutputArchive model_archive(const std::string& kind, const TrainConfig& c, const ImageShape& shape,
-                                              ModelImpl& model);
-/// The bytes of an archive, for atomic_write.
-std::string archive_bytes(torch::serialize::OutputArchive& a);
+/// Starts a model or checkpoint file (weights.h): format, kind ("model" or "checkpoint"), settings,
+/// image shape and the model's tensors under "model.".
+WeightsWriter model_writer(const std::string& kind, const TrainConfig& c, const ImageShape& shape, ModelImpl& model);
 
 /// Serialises a model (and its config) to the bytes of a `model` file, and back.
 std::string save_model_bytes(const TrainConfig& c, const ImageShape& shape, ModelImpl& model);
@@ -49,6 +47,12 @@ struct LoadedModel {
   Model model;
 };
 LoadedModel load_model_file(const std::string& path);
+/// The bytes of `latentlab export`: the model's tensors under the names PyTorch's state_dict() gives a
+/// module of the same structure (no prefix), the settings and image shape in the metadata, as a
+/// safetensors file that Python reads (examples/python/decode.py rebuilds the networks).
+std::string export_model_bytes(const LoadedModel& m);
+/// The model of a model or checkpoint file already read.
+LoadedModel load_model(const WeightsFile& file);
 
 /// A run folder's trained model: its `model` file, or its checkpoint when training has not finished;
 /// with epoch > 0 the weights of checkpoint-<epoch> (kept by --keep-checkpoints). A missing epoch is an
@@ -70,15 +74,6 @@ struct TrainResult {
 void request_stop();
 bool stop_requested();
 
-/// Loads a module's weights from an archive after checking that every parameter and buffer is there
-/// with the shape this module has (Module::load alone would silently take other shapes). Throws
-/// latentlab::Error naming `source`, the tensor and both shapes.
-void load_weights(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& source);
-
-/// Reads an archive (a model, checkpoint or classifier file) from its bytes. LibTorch's reader can
-/// crash on a malformed file, so a forked child reads the bytes first; a file it crashes or throws on
-/// is a latentlab::Error naming `path`, never a crash.
-void load_archive(torch::serialize::InputArchive& archive, const std::string& bytes, const std::string& path);
 
 class Trainer {
  public:

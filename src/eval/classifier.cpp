@@ -5,11 +5,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include "latentlab/error.h"
 #include "latentlab/progress.h"
 #include "latentlab/io.h"
 #include "latentlab/train.h"
+#include "latentlab/weights.h"
 
 namespace fs = std::filesystem;
 
@@ -105,43 +107,42 @@ std::string classifier_path(const std::string& name, int64_t channels, int64_t s
 }
 
 void save_classifier(const TrainedClassifier& c, const std::string& path) {
-  torch::serialize::OutputArchive a, m;
-  a.write("kind", c10::IValue(std::string("classifier")));
-  a.write("dataset", c10::IValue(c.dataset));
-  a.write("accuracy", c10::IValue(c.test_accuracy));
+  WeightsWriter w;
+  w.metadata["format"] = "pt";
+  w.metadata["latentlab_format"] = std::to_string(kWeightsFormat);
+  w.metadata["kind"] = "classifier";
+  w.metadata["dataset"] = c.dataset;
+  w.metadata["accuracy"] = nlohmann::json(c.test_accuracy).dump();
   const auto& o = c.net->options;
-  a.write("shape", c10::IValue(std::vector<int64_t>{o.channels(), o.size(), o.classes(), o.features()}));
-  c.net->save(m);
-  a.write("net", m);
+  w.metadata["shape"] = nlohmann::json(std::vector<int64_t>{o.channels(), o.size(), o.classes(), o.features()}).dump();
+  w.add_module("net.", *c.net);
   fs::create_directories(fs::path(path).parent_path());
-  atomic_write(path, archive_bytes(a));
+  atomic_write(path, w.bytes());
 }
 
 TrainedClassifier load_classifier(const std::string& path) {
+  const std::string retrain = "; it is not a usable classifier: delete it to retrain";
   std::string bytes = read_file(path);
   try {
-    torch::serialize::InputArchive a;
+    std::optional<WeightsFile> read;
     try {
-      load_archive(a, bytes, path);
+      read = WeightsFile::read(bytes, path);
     } catch (const Error& e) {
-      throw Error(std::string(e.what()) + "; it is not a usable classifier: delete it to retrain");
+      throw Error(std::string(e.what()) + retrain);
     }
-    c10::IValue v;
-    require(a.try_read("kind", v) && v.isString() && v.toStringRef() == "classifier", path + ": not a latentlab classifier");
+    const WeightsFile& f = *read;
+    require(f.meta("kind") == "classifier", path + ": not a latentlab classifier" + retrain);
     TrainedClassifier c;
-    a.read("dataset", v);
-    c.dataset = v.toStringRef();
-    a.read("accuracy", v);
-    c.test_accuracy = v.toDouble();
-    a.read("shape", v);
-    auto s = v.toIntVector();
-    require(s.size() == 4 && s[0] >= 1 && s[0] <= 4 && s[1] >= 8 && s[1] <= 4096 && s[2] >= 2 && s[2] <= 100000 &&
-                s[3] >= 1 && s[3] <= 65536,
-            path + ": malformed classifier shape");
-    c.net = Classifier(ClassifierOptions(s[0], s[1], s[2]).features(s[3]));
-    torch::serialize::InputArchive m;
-    a.read("net", m);
-    load_weights(*c.net, m, path);
+    c.dataset = f.meta("dataset");
+    auto accuracy = nlohmann::json::parse(f.meta("accuracy"), nullptr, false);
+    require(accuracy.is_number(), path + ": malformed classifier accuracy" + retrain);
+    c.test_accuracy = accuracy.get<double>();
+    auto s = nlohmann::json::parse(f.meta("shape"), nullptr, false);
+    bool ok = s.is_array() && s.size() == 4 && std::all_of(s.begin(), s.end(), [](const auto& v) { return v.is_number_integer(); });
+    require(ok && s[0] >= 1 && s[0] <= 4 && s[1] >= 8 && s[1] <= 4096 && s[2] >= 2 && s[2] <= 100000 && s[3] >= 1 && s[3] <= 65536,
+            path + ": malformed classifier shape" + retrain);
+    c.net = Classifier(ClassifierOptions(s[0].get<int64_t>(), s[1].get<int64_t>(), s[2].get<int64_t>()).features(s[3].get<int64_t>()));
+    load_weights(*c.net, f, "net.");
     c.net->eval();
     c.path = path;
     return c;

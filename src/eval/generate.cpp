@@ -34,12 +34,14 @@ Generated generate_images(ModelImpl& model, int64_t n, int64_t search, double me
   progress.finish(std::to_string(total) + " images drawn");
   Generated g;
   g.images = torch::cat(images);
+  g.codes = z;
   if (!search) return g;
   auto all = torch::cat(scores);
   auto top = all.topk(n);
   g.scores = std::get<0>(top);
   g.indices = std::get<1>(top);
   g.images = g.images.index_select(0, g.indices);
+  g.codes = z.index_select(0, g.indices.to(z.device()));
   return g;
 }
 

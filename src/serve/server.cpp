@@ -198,10 +198,7 @@ Dashboard::Dashboard(DashboardOptions options) : impl_(std::make_unique<Impl>())
                                                 " does not exist or is not a folder; train a model first or pass --runs <folder>");
   require(o.threads >= 1, "serve: threads must be at least 1 (got " + std::to_string(o.threads) + ")");
   require(o.port >= 0 && o.port <= 65535, "serve: --port must be 0..65535 (got " + std::to_string(o.port) + ")");
-  std::string chart = o.chart_js.empty() ? default_chart_js() : o.chart_js;
-  require(fs::is_regular_file(chart, ec), "serve: Chart.js not found at " + chart +
-                                              "; run `bash scripts/fetch_data.sh` (installs data/web/chart.umd.js) or pass --chart-js");
-  impl_->chart_js = read_file(chart);
+  impl_->chart_js = chart_js_source(o.chart_js, "serve");
   require(o.auth == "auto" || o.auth == "token" || o.auth == "none", "serve: auth must be auto, token or none");
   if (o.auth == "token" || (o.auth == "auto" && !is_loopback_host(o.host))) {
     require(o.token.empty() || o.token.size() >= 16, "serve: --token must be at least 16 characters");

@@ -117,24 +117,25 @@ bool FlatAdam::step() {
   return finite;
 }
 
-void FlatAdam::save(torch::serialize::OutputArchive& a) const {
-  a.write("m", m_);
-  a.write("v", v_);
-  a.write("step", c10::IValue(step_));
+void FlatAdam::save(WeightsWriter& w, const std::string& prefix) const {
+  w.tensors.emplace_back(prefix + "m", m_);
+  w.tensors.emplace_back(prefix + "v", v_);
+  w.tensors.emplace_back(prefix + "step", torch::tensor(step_, torch::kInt64));
 }
 
-void FlatAdam::load(torch::serialize::InputArchive& a) {
-  torch::Tensor m, v;
-  a.read("m", m);
-  a.read("v", v);
+void FlatAdam::load(const WeightsFile& f, const std::string& prefix) {
+  torch::Tensor m = f.tensor(prefix + "m"), v = f.tensor(prefix + "v"), s = f.tensor(prefix + "step");
+  require(m.defined() && v.defined() && s.defined(),
+          f.path() + ": holds no optimizer state " + prefix + "m, v and step; it is not a complete checkpoint");
+  require(m.scalar_type() == torch::kFloat32 && v.scalar_type() == torch::kFloat32 && s.scalar_type() == torch::kInt64 &&
+              s.numel() == 1 && s.item<int64_t>() >= 0,
+          f.path() + ": malformed optimizer state " + prefix + "(m, v: float32; step: one int64 >= 0)");
   require(m.numel() == m_.numel() && v.numel() == v_.numel(),
-          "optimizer state holds " + std::to_string(m.numel()) + " values but the model has " +
+          f.path() + ": optimizer state holds " + std::to_string(m.numel()) + " values but the model has " +
               std::to_string(m_.numel()) + " parameters; the checkpoint is from a different model");
-  m_.copy_(m);
-  v_.copy_(v);
-  c10::IValue s;
-  a.read("step", s);
-  step_ = s.toInt();
+  m_.copy_(m.reshape_as(m_));
+  v_.copy_(v.reshape_as(v_));
+  step_ = s.item<int64_t>();
 }
 
 }  // namespace latentlab

@@ -1,16 +1,8 @@
 // Run-folder I/O shared by the trainer and the later commands: model files, seeds, devices.
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <csignal>
-#include <cstring>
 #include <cstdio>
 #include <ctime>
-#include <sstream>
 #include <filesystem>
 #include <map>
 #include <cstdlib>
@@ -20,6 +12,7 @@
 #include "latentlab/error.h"
 #include "latentlab/io.h"
 #include "latentlab/train.h"
+#include "latentlab/weights.h"
 
 namespace latentlab {
 
@@ -61,177 +54,53 @@ torch::Device resolve_device(const std::string& name) {
   throw Error("--device " + name + ": choose cpu or cuda");
 }
 
-namespace {
-constexpr int64_t kFormat = 1;
-}  // namespace
-
-std::string archive_bytes(torch::serialize::OutputArchive& a) {
-  std::string bytes;
-  a.save_to([&](const void* data, size_t n) {
-    bytes.append(static_cast<const char*>(data), n);
-    return n;
-  });
-  return bytes;
-}
-
-torch::serialize::OutputArchive model_archive(const std::string& kind, const TrainConfig& c, const ImageShape& shape,
-                                              ModelImpl& model) {
-  torch::serialize::OutputArchive a;
-  a.write("latentlab_format", c10::IValue(kFormat));
-  a.write("kind", c10::IValue(kind));
-  a.write("config", c10::IValue(to_json(c).dump()));
-  a.write("shape", c10::IValue(std::vector<int64_t>{shape.channels, shape.height, shape.width}));
-  torch::serialize::OutputArchive m;
-  model.save(m);
-  a.write("model", m);
-  return a;
+WeightsWriter model_writer(const std::string& kind, const TrainConfig& c, const ImageShape& shape, ModelImpl& model) {
+  WeightsWriter w;
+  w.metadata["format"] = "pt";  // as safetensors.torch writes it: tensors in PyTorch's layout
+  w.metadata["latentlab_format"] = std::to_string(kWeightsFormat);
+  w.metadata["kind"] = kind;
+  w.metadata["config"] = to_json(c).dump();
+  w.metadata["shape"] = nlohmann::json(std::vector<int64_t>{shape.channels, shape.height, shape.width}).dump();
+  w.add_module("model.", model);
+  return w;
 }
 
 std::string save_model_bytes(const TrainConfig& c, const ImageShape& shape, ModelImpl& model) {
-  auto a = model_archive("model", c, shape, model);
-  return archive_bytes(a);
+  return model_writer("model", c, shape, model).bytes();
 }
 
-namespace {
-// Sanitizer runtimes (ASan under -DLATENTLAB_SANITIZE, libFuzzer's) report a crash through a death
-// callback that would write a crash artifact from the probing child; the child clears it. Weak: null
-// in a normal build.
-extern "C" void __sanitizer_set_death_callback(void (*)(void)) __attribute__((weak));
-
-// In the probing child: a crash of LibTorch's reader must end this process quietly with a signal,
-// not run the parent's handlers (libFuzzer's, a sanitizer's report) as if the parent had crashed.
-void quiet_crash_handling() {
-  if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
-  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE}) std::signal(sig, SIG_DFL);
-  int null = ::open("/dev/null", O_WRONLY);
-  if (null >= 0) ::dup2(null, STDERR_FILENO);
-}
-
-// In the probing child: caps the address space at what it uses now plus what a file of `file_bytes`
-// can reasonably need, so that a mutated storage size makes LibTorch's allocation fail instead of
-// taking gigabytes (found by fuzzing: 4 GB for a 62 KB file). Not under AddressSanitizer, whose shadow
-// memory needs a huge address space (the sanitizer build caps single allocations instead).
-void cap_memory(size_t file_bytes) {
-#if !LATENTLAB_UNDER_ASAN
-  unsigned long vm_pages = 0;
-  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%lu", &vm_pages) != 1) vm_pages = 0;
-    std::fclose(f);
-  }
-  if (vm_pages == 0) return;
-  rlim_t cap = static_cast<rlim_t>(vm_pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) +
-               std::max<rlim_t>(rlim_t(512) << 20, rlim_t(16) * file_bytes);
-  struct rlimit lim;
-  if (::getrlimit(RLIMIT_AS, &lim) == 0 && (lim.rlim_max == RLIM_INFINITY || cap < lim.rlim_max)) {
-    lim.rlim_cur = cap;
-    ::setrlimit(RLIMIT_AS, &lim);
-  }
-#else
-  (void)file_bytes;
-#endif
-}
-}  // namespace
-
-void load_archive(torch::serialize::InputArchive& archive, const std::string& bytes, const std::string& path) {
-  // LibTorch's archive reader can crash (SEGV) on a malformed file instead of throwing (found by
-  // fuzz/fuzz_model.cpp), and it leaks when it throws. A forked child reads the bytes first and sends
-  // back LibTorch's error text: this process reads the bytes itself only when the child read them
-  // cleanly, so a bad file is an error here, never a crash or a leak.
-  std::fflush(nullptr);
-  int fds[2];
-  require(::pipe(fds) == 0, path + ": cannot load (pipe: " + std::string(std::strerror(errno)) + ")");
-  pid_t pid = ::fork();
-  // The child exits 0 (read) or 3 (LibTorch threw; its message comes through the pipe); a signal or
-  // any other status (a sanitizer turns a crash into exit status 1) is a crash.
-  constexpr int kRead = 0, kThrew = 3;
-  if (pid == 0) {
-    ::close(fds[0]);
-    quiet_crash_handling();
-    cap_memory(bytes.size());
-    int code = kRead;
-    try {
-      torch::serialize::InputArchive probe;
-      probe.load_from(bytes.data(), bytes.size());
-    } catch (const std::exception& e) {
-      std::string what = std::string(e.what()).substr(0, 300);
-      if (what.find("allocate") != std::string::npos || dynamic_cast<const std::bad_alloc*>(&e))
-        what = "it asks for more memory than a file of " + std::to_string(bytes.size()) + " bytes can hold: " + what;
-      [[maybe_unused]] ssize_t sent = ::write(fds[1], what.data(), what.size());  // if it fails, the parent says less
-      code = kThrew;
-    } catch (...) {
-      code = kThrew;
-    }
-    ::_exit(code);
-  }
-  ::close(fds[1]);
-  if (pid < 0) {
-    ::close(fds[0]);
-    throw Error(path + ": cannot load (fork: " + std::string(std::strerror(errno)) + ")");
-  }
-  std::string message;
-  char buf[512];
-  for (;;) {
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n > 0) message.append(buf, static_cast<size_t>(n));
-    else if (n == 0 || errno != EINTR) break;
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  bool exited = WIFEXITED(status);
-  require(exited && (WEXITSTATUS(status) == kRead || WEXITSTATUS(status) == kThrew),
-          path + ": cannot load (the file is malformed: LibTorch's archive reader crashed on it" +
-              (WIFSIGNALED(status) ? " with signal " + std::to_string(WTERMSIG(status)) : std::string()) +
-              ")");
-  if (WEXITSTATUS(status) == kThrew) {
-    // the first line that says something (LibTorch appends a C++ stack trace; 2.x may start with a newline)
-    std::istringstream lines(message);
-    std::string first;
-    while (std::getline(lines, first) && first.find_first_not_of(" \t\r") == std::string::npos) {
-    }
-    throw Error(path + ": cannot load (" + (first.empty() ? std::string("LibTorch cannot read it as an archive") : first) + ")");
-  }
-  archive.load_from(bytes.data(), bytes.size());
-}
-
-void load_weights(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& source) {
-  auto describe = [](const torch::Tensor& t) {
-    std::string s = "[";
-    for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-    return s + "] " + std::string(c10::toString(t.scalar_type()));
-  };
-  std::vector<std::pair<std::string, std::string>> expected;
-  for (const auto& p : module.named_parameters()) expected.emplace_back(p.key(), describe(p.value()));
-  for (const auto& b : module.named_buffers()) expected.emplace_back(b.key(), describe(b.value()));
-  module.load(archive);
-  std::map<std::string, std::string> got;
-  for (const auto& p : module.named_parameters()) got[p.key()] = describe(p.value());
-  for (const auto& b : module.named_buffers()) got[b.key()] = describe(b.value());
-  for (const auto& [name, shape] : expected)
-    require(got[name] == shape, source + ": tensor '" + name + "' is " + got[name] + " in the file, but this model (as its settings "
-                                "describe it) has " + shape + "; the weights belong to another model or configuration");
+std::string export_model_bytes(const LoadedModel& m) {
+  WeightsWriter w = model_writer("export", m.config, m.shape, *m.model);
+  for (auto& [name, t] : w.tensors) name = name.substr(std::string("model.").size());
+  w.metadata["model"] = m.model->kind();
+  return w.bytes();
 }
 
 LoadedModel load_model_file(const std::string& path) {
   require(std::filesystem::is_regular_file(path), path + ": no such model file");
-  std::string bytes = read_file(path);
+  return load_model(WeightsFile::read(read_file(path), path));
+}
+
+LoadedModel load_model(const WeightsFile& f) {
+  const std::string& path = f.path();
   LoadedModel out;
   try {
-    torch::serialize::InputArchive a;
-    load_archive(a, bytes, path);
-    c10::IValue v;
-    require(a.try_read("latentlab_format", v) && v.isInt(), path + ": not a latentlab model or checkpoint file "
-                                                                   "(a run folder's `model` or `checkpoint` was expected)");
-    require(v.toInt() <= kFormat, path + ": written by a newer latentlab (format " + std::to_string(v.toInt()) +
-                                      "); this build reads format " + std::to_string(kFormat));
-    a.read("config", v);
-    out.config = config_from_json(nlohmann::json::parse(v.toStringRef()), {}, path);
-    a.read("shape", v);
-    auto s = v.toIntVector();
-    require(s.size() == 3, path + ": malformed image shape");
-    out.shape = {s[0], s[1], s[2]};
-    require(s[0] >= 1 && s[0] <= 4 && s[1] >= 1 && s[1] <= 1024 && s[2] >= 1 && s[2] <= 1024,  // as --image-size
+    const std::string not_ours = path + ": not a latentlab model or checkpoint file (a run folder's `model` or `checkpoint` was expected)";
+    require(f.format() > 0, not_ours);
+    require(f.format() <= kWeightsFormat, path + ": written by a newer latentlab (format " + std::to_string(f.format()) +
+                                              "); this build reads formats 1 to " + std::to_string(kWeightsFormat));
+    require(!f.meta("config").empty(), not_ours);
+    require(f.meta("kind") == "model" || f.meta("kind") == "checkpoint",
+            path + ": holds a " + f.meta("kind") + ", not a model or checkpoint");
+    auto config = nlohmann::json::parse(f.meta("config"), nullptr, false);
+    require(config.is_object(), path + ": malformed file: its settings are not a JSON object");
+    out.config = config_from_json(config, {}, path);
+    auto s = nlohmann::json::parse(f.meta("shape"), nullptr, false);
+    require(s.is_array() && s.size() == 3 && s[0].is_number_integer() && s[1].is_number_integer() && s[2].is_number_integer(),
+            path + ": malformed image shape");
+    out.shape = {s[0].get<int64_t>(), s[1].get<int64_t>(), s[2].get<int64_t>()};
+    require(out.shape.channels >= 1 && out.shape.channels <= 4 && out.shape.height >= 1 && out.shape.height <= 1024 &&
+                out.shape.width >= 1 && out.shape.width <= 1024,  // as --image-size
             path + ": malformed image shape");
     validate(out.config);
     // the model is built (and its memory allocated) from the settings and shape before the weights are
@@ -240,13 +109,11 @@ LoadedModel load_model_file(const std::string& path) {
     const auto& cc = out.config;
     require((cc.channels == 0 || out.shape.channels == cc.channels) &&
                 (cc.image_size == 0 || (out.shape.height == cc.image_size && out.shape.width == cc.image_size)),
-            path + ": malformed file: its image shape " + std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" +
-                std::to_string(s[2]) + " disagrees with its settings (channels " + std::to_string(out.config.channels) +
+            path + ": malformed file: its image shape " + std::to_string(out.shape.channels) + "x" + std::to_string(out.shape.height) +
+                "x" + std::to_string(out.shape.width) + " disagrees with its settings (channels " + std::to_string(out.config.channels) +
                 ", image size " + std::to_string(out.config.image_size) + ")");
     out.model = ModelRegistry::create(out.config, out.shape);
-    torch::serialize::InputArchive m;
-    a.read("model", m);
-    load_weights(*out.model, m, path);
+    load_weights(*out.model, f, "model.");
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -417,26 +417,17 @@ void Trainer::build_optimizers() {
   }
 }
 
-namespace {
-// The checkpoint key of rank r's generator state in an interrupted epoch.
-std::string partial_rng_key(int64_t r) { return r == 0 ? "partial_rng" : "partial_rng_" + std::to_string(r); }
-}  // namespace
-
 void Trainer::save_checkpoint(int64_t epoch, const nlohmann::json& partial, const std::vector<torch::Tensor>& rngs) {
   if (!writer()) return;
-  auto a = model_archive("checkpoint", config_, shape_, *model_);
-  a.write("epoch", c10::IValue(epoch));
-  a.write("world_size", c10::IValue(group_ ? group_->world_size() : int64_t(1)));
+  WeightsWriter w = model_writer("checkpoint", config_, shape_, *model_);
+  w.metadata["epoch"] = std::to_string(epoch);
+  w.metadata["world_size"] = std::to_string(group_ ? group_->world_size() : int64_t(1));
   if (!partial.is_null()) {
-    a.write("partial", c10::IValue(partial.dump()));
-    for (size_t r = 0; r < rngs.size(); ++r) a.write(partial_rng_key(r), rngs[r]);
+    w.metadata["partial"] = partial.dump();
+    for (size_t r = 0; r < rngs.size(); ++r) w.tensors.emplace_back("rng." + std::to_string(r), rngs[r]);
   }
-  for (size_t i = 0; i < optims_.size(); ++i) {
-    torch::serialize::OutputArchive o;
-    optims_[i]->save(o);
-    a.write("optimizer_" + phases_[i].name, o);
-  }
-  atomic_write(path_in(config_.out, "checkpoint"), archive_bytes(a));
+  for (size_t i = 0; i < optims_.size(); ++i) optims_[i]->save(w, "optimizer." + phases_[i].name + ".");
+  atomic_write(path_in(config_.out, "checkpoint"), w.bytes());
   if (partial.is_null() && config_.keep_checkpoints != 0) keep_checkpoint(epoch);
 }
 
@@ -464,13 +455,13 @@ void Trainer::keep_checkpoint(int64_t epoch) {
 int64_t Trainer::load_checkpoint(const std::string& bytes) {
   std::string path = path_in(config_.out, "checkpoint");
   try {
-    torch::serialize::InputArchive a;
-    load_archive(a, bytes, path);
-    c10::IValue v;
-    require(a.try_read("kind", v) && v.isString() && v.toStringRef() == "checkpoint", path + ": not a latentlab checkpoint");
+    WeightsFile f = WeightsFile::read(bytes, path);
+    require(f.meta("kind") == "checkpoint", path + ": not a latentlab checkpoint");
+    require(f.format() <= kWeightsFormat, path + ": written by a newer latentlab (format " + std::to_string(f.format()) +
+                                              "); this build reads formats 1 to " + std::to_string(kWeightsFormat));
     // the checkpoint must have been written by this run's settings (a copied or edited file is refused)
-    require(a.try_read("config", v) && v.isString(), path + ": the checkpoint holds no settings; it is not a latentlab checkpoint");
-    auto saved = nlohmann::json::parse(v.toStringRef(), nullptr, false);
+    require(!f.meta("config").empty(), path + ": the checkpoint holds no settings; it is not a latentlab checkpoint");
+    auto saved = nlohmann::json::parse(f.meta("config"), nullptr, false);
     auto mine = to_json(config_);
     for (const char* k : {"model", "arch", "hidden", "latent", "activation", "posterior", "ngf", "ndf", "prior", "dataset",
                           "image_size", "channels", "loss", "batch_size", "seed"})
@@ -479,30 +470,33 @@ int64_t Trainer::load_checkpoint(const std::string& bytes) {
                   (saved.is_object() && saved.contains(k) ? saved[k].dump() : std::string("(missing)")) + ", but " +
                   path_in(config_.out, "config.json") + " says " + mine[k].dump() +
                   "; the checkpoint belongs to another run. Restore that run's config.json or start a new run.");
+    auto count = [&](const std::string& key, int64_t fallback) {
+      const std::string v = f.meta(key);
+      if (v.empty()) return fallback;
+      require(v.size() < 10 && v.find_first_not_of("0123456789") == std::string::npos, path + ": malformed " + key + " '" + v.substr(0, 20) + "'");
+      return static_cast<int64_t>(std::stoll(v));
+    };
     const int64_t world = group_ ? group_->world_size() : 1;
-    const int64_t saved_world = a.try_read("world_size", v) && v.isInt() ? v.toInt() : 1;
+    const int64_t saved_world = count("world_size", 1);
     require(saved_world == world, path + ": this run was trained by " + std::to_string(saved_world) + " process" +
                                       (saved_world == 1 ? "" : "es") + " and is resumed by " + std::to_string(world) +
                                       "; resume it with the same number (" +
                                       (saved_world == 1 ? std::string("without --nproc or WORLD_SIZE") : "--nproc " + std::to_string(saved_world) + " or WORLD_SIZE=" + std::to_string(saved_world)) +
                                       "): the batches and random streams depend on it");
-    a.read("epoch", v);
-    int64_t epoch = v.toInt();
-    require(epoch >= 0, path + ": malformed epoch " + std::to_string(epoch));
-    if (a.try_read("partial", v) && v.isString()) {
-      partial_ = nlohmann::json::parse(v.toStringRef());
-      a.read(partial_rng_key(group_ ? group_->rank() : 0), partial_rng_);
+    require(!f.meta("epoch").empty(), path + ": the checkpoint holds no epoch; it is not a complete checkpoint");
+    const int64_t epoch = count("epoch", 0);
+    if (!f.meta("partial").empty()) {
+      partial_ = nlohmann::json::parse(f.meta("partial"), nullptr, false);
+      require(partial_.is_object(), path + ": malformed partial-epoch state");
+      const std::string rng = "rng." + std::to_string(group_ ? group_->rank() : 0);
+      partial_rng_ = f.tensor(rng);
+      require(partial_rng_.defined() && partial_rng_.scalar_type() == torch::kUInt8,
+              path + ": holds no generator state " + rng + " for this rank of the interrupted epoch");
     }
-    torch::serialize::InputArchive m;
-    a.read("model", m);
-    load_weights(*model_, m, path);
+    load_weights(*model_, f, "model.");
     model_->to(device_);
     build_optimizers();
-    for (size_t i = 0; i < optims_.size(); ++i) {
-      torch::serialize::InputArchive o;
-      a.read("optimizer_" + phases_[i].name, o);
-      optims_[i]->load(o);
-    }
+    for (size_t i = 0; i < optims_.size(); ++i) optims_[i]->load(f, "optimizer." + phases_[i].name + ".");
     return epoch;
   } catch (const Error&) {
     throw;

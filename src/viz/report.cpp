@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "latentlab/build_config.h"
 #include "latentlab/error.h"
@@ -119,17 +120,27 @@ std::string base64(const std::string& in) {
   return out;
 }
 
-std::string default_chart_js() {
-  if (const char* p = std::getenv("LATENTLAB_CHART_JS")) return p;
-  return (fs::path(LATENTLAB_DEFAULT_DATA_ROOT) / "web" / "chart.umd.js").string();
+// Chart.js as compiled in (the generated chart_js.cpp; empty when the build was configured before
+// scripts/fetch_data.sh installed data/web/chart.umd.js).
+std::string_view embedded_chart_js();
+
+std::string chart_js_source(const std::string& path, const std::string& who) {
+  std::string file = path;
+  if (file.empty()) {
+    if (const char* p = std::getenv("LATENTLAB_CHART_JS")) file = p;
+    else if (!embedded_chart_js().empty()) return std::string(embedded_chart_js());
+    else file = (fs::path(LATENTLAB_DEFAULT_DATA_ROOT) / "web" / "chart.umd.js").string();
+  }
+  std::error_code ec;
+  require(fs::is_regular_file(file, ec), who + ": Chart.js not found at " + file +
+                                             "; run `bash scripts/fetch_data.sh` (installs data/web/chart.umd.js) or pass --chart-js");
+  return read_file(file);
 }
 
 std::string make_report(const std::string& run_dir, const std::string& chart_js_path) {
   fs::path run(run_dir);
   require(fs::exists(run / "config.json"), "report: " + run_dir + " has no config.json; is it a latentlab run folder?");
-  std::string chart_js = chart_js_path.empty() ? default_chart_js() : chart_js_path;
-  require(fs::exists(chart_js), "report: Chart.js not found at " + chart_js +
-                                    "; run `bash scripts/fetch_data.sh` (installs data/web/chart.umd.js) or pass --chart-js");
+  const std::string chart_js = chart_js_source(chart_js_path, "report");
   auto config = nlohmann::json::parse(read_file((run / "config.json").string()), nullptr, false);
   require(!config.is_discarded() && config.is_object(),
           "report: " + (run / "config.json").string() + " is not a JSON object of settings; is it a latentlab run folder?");
@@ -163,7 +174,7 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
                   "margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px;text-align:left}"
                   ".charts{display:flex;flex-wrap:wrap}.chart{width:380px;height:260px;margin:8px}img{image-rendering:"
                   "pixelated;max-width:100%;margin:4px;border:1px solid #ddd}</style><script>" +
-                  read_file(chart_js) + "</script></head><body>";
+                  chart_js + "</script></head><body>";
   h += "<h1>latentlab run " + escape(run.filename().string()) + "</h1><p>model <b>" + cell(field(config, "model")) +
        "</b> on " + cell(field(config, "dataset")) + ", " + std::to_string(metrics.size()) + " epoch(s) recorded; report by latentlab " +
        LATENTLAB_VERSION + "</p>";

@@ -33,6 +33,7 @@ void add_manifold(CLI::App& app);
 void add_classifier(CLI::App& app);
 void add_encode(CLI::App& app);
 void add_serve(CLI::App& app);
+void add_export(CLI::App& app);
 
 /// --epoch [0]: use the run's checkpoint-<epoch> (kept by train --keep-checkpoints) instead of its model.
 void add_epoch_flag(CLI::App& cmd, int64_t& epoch);

@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   latentlab::cli::add_classifier(app);
   latentlab::cli::add_encode(app);
   latentlab::cli::add_serve(app);
+  latentlab::cli::add_export(app);
   if (argc == 1) {  // a bare `latentlab` prints the help
     std::printf("%s", app.help().c_str());
     return 0;

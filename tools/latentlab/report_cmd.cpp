@@ -15,7 +15,7 @@ void add_report(CLI::App& app) {
   auto* cmd = app.add_subcommand("report", "write one self-contained HTML file: config, metrics, curves, eval, images");
   cmd->add_option("run", a->run, "run folder")->required();
   cmd->add_option("-o,--out", a->out, "output file (default: <run>/report.html)");
-  cmd->add_option("--chart-js", a->chart_js, "Chart.js UMD file to inline (default: data/web/chart.umd.js)");
+  cmd->add_option("--chart-js", a->chart_js, "Chart.js UMD file to inline (default: the copy built into latentlab)");
   cmd->callback([a] {
     std::string out = a->out.empty() ? (std::filesystem::path(a->run) / "report.html").string() : a->out;
     std::string html = make_report(a->run, a->chart_js);

@@ -9,7 +9,7 @@ namespace latentlab::cli {
 
 void add_sample(CLI::App& app) {
   struct Args {
-    std::string run, out = "samples.png";
+    std::string run, out = "samples.png", codes;
     int64_t n = 64, nrow = 8;
     uint64_t seed = 0;
     int64_t threads = 0, epoch = 0;
@@ -21,13 +21,20 @@ void add_sample(CLI::App& app) {
   cmd->add_option("-o,--out", a->out, "output: .png grid or .npy float32 [n, C, H, W] in [0, 1]")->capture_default_str();
   cmd->add_option("--nrow", a->nrow, "images per grid row")->capture_default_str()->check(CLI::Range(1, 1000));
   cmd->add_option("--seed", a->seed, "seed of the codes")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--codes", a->codes, "also write the codes decoded, as .npy float32 [n, ...]");
   add_threads_flag(*cmd, a->threads);
   add_epoch_flag(*cmd, a->epoch);
   cmd->callback([a] {
     auto run = load_run(a->run, a->epoch);
     check_image_file(a->out, a->n, run.config.image_size, run.config.image_size, a->nrow);
+    if (!a->codes.empty()) {
+      require(a->codes.size() > 4 && a->codes.compare(a->codes.size() - 4, 4, ".npy") == 0, "--codes " + a->codes + ": name a .npy file");
+      check_can_create(a->codes, "--codes");
+    }
     apply_threads(a->threads);
-    write_images(a->out, generate_images(*run.model, a->n, 0, 0, 1, a->seed, stderr).images, a->nrow);
+    auto g = generate_images(*run.model, a->n, 0, 0, 1, a->seed, stderr);
+    write_images(a->out, g.images, a->nrow);
+    if (!a->codes.empty()) write_npy(a->codes, g.codes.to(torch::kCPU).contiguous());
     std::fprintf(stderr, "wrote %lld samples to %s\n", (long long)a->n, a->out.c_str());
   });
 }

@@ -8,7 +8,7 @@ void add_dashboard_flags(CLI::App& cmd, DashboardOptions& o) {
   cmd.add_option("--host", o.host, "address to listen on; anything but 127.0.0.1 exposes the runs to the network")
       ->capture_default_str();
   cmd.add_option("--port", o.port, "port (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
-  cmd.add_option("--chart-js", o.chart_js, "Chart.js UMD file (default: data/web/chart.umd.js)");
+  cmd.add_option("--chart-js", o.chart_js, "Chart.js UMD file (default: the copy built into latentlab)");
   cmd.add_option("--token", o.token, "access token required beyond loopback (default: 32 random bytes, printed once)");
   auto* no_auth = cmd.add_flag_callback("--no-auth", [&o] { o.auth = "none"; },
                                         "serve beyond loopback without a token (anyone who reaches the port reads every run)");
