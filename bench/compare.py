@@ -8,6 +8,7 @@ latentlab's GFLOP/s as a share of a measured sgemm peak, and the peak RSS of eac
 
 Run with Debian's python3 (python3-torch, the same ATen build latentlab links):
     /usr/bin/python3 bench/compare.py [--pairs 7] [--workloads vae:128,vae:32,dcgan:64:6400] [--threads N]
+    python3 bench/compare.py --device cuda --exe build-gpu/latentlab --workloads vae:128,vae-conv:128,dcgan:64 --json out.json
 
 Both sides run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (a forced core type slows OpenBLAS, which
 PyTorch uses and latentlab's oneDNN products do not; --keep-openblas-env keeps them), and the script
@@ -100,6 +101,8 @@ def main():
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--env', action='append', default=[], metavar='NAME=VALUE',
                     help='set in the environment of both sides (e.g. GOMP_SPINCOUNT=10000000)')
+    ap.add_argument('--device', default='cpu', help='cpu | cuda: both sides train on this device')
+    ap.add_argument('--json', help='also write the results here as JSON (one object per workload)')
     ap.add_argument('--latentlab-env', action='append', default=[], metavar='NAME=VALUE',
                     help='set in the environment of the latentlab side only')
     a = ap.parse_args()
@@ -112,10 +115,16 @@ def main():
     env_ll = dict(env_both, **dict(e.split('=', 1) for e in a.latentlab_env))
     if a.env or a.latentlab_env:
         print(f'environment: both {a.env or "-"}, latentlab only {a.latentlab_env or "-"}')
-    peak = sgemm_peak(a.threads)
-    print(f'machine: {os.cpu_count()} cores, {a.threads} threads; sgemm 1024^3 peak {peak:.1f} GFLOP/s')
-    print(f'OpenBLAS core: {openblas_core(env_both)} (one library, loaded by both sides)')
-    print(f'oneDNN ISA of latentlab: {latentlab_isa(a.exe, env_ll)}; PyTorch CPU capability: {pytorch_isa(env_both)}')
+    cuda = a.device == 'cuda'
+    peak = 0.0 if cuda else sgemm_peak(a.threads)
+    if cuda:
+        gpu = subprocess.check_output([sys.executable, '-c', 'import torch; print(torch.cuda.get_device_name(0), torch.__version__)']).decode().strip()
+        print(f'device: cuda ({gpu}); {a.threads} CPU threads')
+    else:
+        print(f'machine: {os.cpu_count()} cores, {a.threads} threads; sgemm 1024^3 peak {peak:.1f} GFLOP/s')
+        print(f'OpenBLAS core: {openblas_core(env_both)} (one library, loaded by both sides)')
+        print(f'oneDNN ISA of latentlab: {latentlab_isa(a.exe, env_ll)}; PyTorch CPU capability: {pytorch_isa(env_both)}')
+    results = []
     print(f'{"workload":<12} {"latentlab img/s":>16} {"pytorch img/s":>14} {"ratio":>7} {"min":>6} {"max":>6} {"GFLOP/s":>8} {"of peak":>8} {"RSS MiB (ll/pt)":>16}')
     with tempfile.TemporaryDirectory() as tmp:
         for w in a.workloads.split(','):
@@ -128,21 +137,30 @@ def main():
                 out_dir = os.path.join(tmp, f'{model}-{batch}-{i}')
                 ll_model = ['--model', 'vae', '--arch', 'conv'] if model == 'vae-conv' else ['--model', model]
                 _, r1 = timed([a.exe, 'train'] + ll_model + ['--batch-size', batch, '--epochs', '1', '--log-every', '0',
-                               '--threads', str(a.threads), '--data-dir', a.data_dir, '--out', out_dir] + limit, env_ll)
+                               '--threads', str(a.threads), '--data-dir', a.data_dir, '--out', out_dir,
+                               '--device', a.device] + limit, env_ll)
                 with open(os.path.join(out_dir, 'metrics.jsonl')) as f:
                     s_ll = json.loads(f.readline())['seconds']
                 out, r2 = timed([sys.executable, os.path.join(HERE, 'torch_ref.py'), '--model', model, '--batch-size', batch,
-                                 '--epochs', '1', '--threads', str(a.threads), '--data-dir', a.data_dir] + limit +
+                                 '--epochs', '1', '--threads', str(a.threads), '--data-dir', a.data_dir,
+                                 '--device', a.device] + limit +
                                 (['--lr', '2e-4'] if model == 'dcgan' else []), env_both)
                 s_pt = json.loads(out.strip().splitlines()[-1])['seconds']
                 ll.append(s_ll); pt.append(s_pt); ratios.append(s_ll / s_pt); rss_ll.append(r1); rss_pt.append(r2)
             s_ll, s_pt = statistics.median(ll), statistics.median(pt)
             gflops = FLOPS_PER_IMAGE.get(model, 0) * images / s_ll / 1e9
-            share = f'{100 * gflops / peak:>7.0f}%' if gflops else f'{"-":>8}'
+            share = f'{100 * gflops / peak:>7.0f}%' if gflops and peak else f'{"-":>8}'
+            results.append({'workload': f'{model}:{batch}', 'device': a.device, 'images': images, 'pairs': a.pairs,
+                            'latentlab_images_per_s': images / s_ll, 'pytorch_images_per_s': images / s_pt,
+                            'ratio_median': statistics.median(ratios), 'ratio_min': min(ratios), 'ratio_max': max(ratios),
+                            'rss_mib_latentlab': max(rss_ll), 'rss_mib_pytorch': max(rss_pt)})
             print(f'{model + ":" + batch:<12} {images / s_ll:>16.0f} {images / s_pt:>14.0f} {statistics.median(ratios):>7.3f} '
                   f'{min(ratios):>6.3f} {max(ratios):>6.3f} '
                   f'{gflops:>8.1f} {share} {max(rss_ll):>8.0f}/{max(rss_pt):<7.0f}')
             sys.stdout.flush()
+    if a.json:
+        with open(a.json, 'w') as f:
+            json.dump(results, f, indent=1)
 
 
 if __name__ == '__main__':

@@ -100,7 +100,7 @@ class DCGAN(nn.Module):
         b = x.size(0)
         opt_d.zero_grad()
         real = self.d(x).view(-1)
-        fake = self.g(torch.randn(b, self.nz, 1, 1))
+        fake = self.g(torch.randn(b, self.nz, 1, 1, device=x.device))
         out = self.d(fake.detach()).view(-1)
         loss_d = F.softplus(-real).mean() + F.softplus(out).mean()
         loss_d.backward()
@@ -114,7 +114,7 @@ class DCGAN(nn.Module):
     def loss(self, x):
         x = x * 2 - 1
         real = self.d(x).view(-1)
-        fake = self.d(self.g(torch.randn(x.size(0), self.nz, 1, 1))).view(-1)
+        fake = self.d(self.g(torch.randn(x.size(0), self.nz, 1, 1, device=x.device))).view(-1)
         return F.softplus(-real).mean() + F.softplus(fake).mean()
 
 
@@ -131,21 +131,26 @@ def main():
     ap.add_argument('--threads', type=int, default=os.cpu_count())
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--train-images', type=int, default=0, help='use the first N training images (0: all)')
+    ap.add_argument('--device', default='cpu', help='cpu | cuda')
     a = ap.parse_args()
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     train = torch.from_numpy(read_idx(find(a.data_dir, 'train-images-idx3-ubyte')).copy()).unsqueeze(1)
     test = torch.from_numpy(read_idx(find(a.data_dir, 't10k-images-idx3-ubyte')).copy()).unsqueeze(1)
     if a.train_images:
         train = train[:a.train_images]
-    model = MODELS[a.model]()
+    # the images live on the device, as latentlab keeps its dataset there
+    train, test = train.to(dev), test.to(dev)
+    model = MODELS[a.model]().to(dev)
     opts = model.optimizers(a.lr) if hasattr(model, 'optimizers') else [torch.optim.Adam(model.parameters(), lr=a.lr)]
     n = train.size(0)
     for epoch in range(1, a.epochs + 1):
         model.train()
         t0 = time.perf_counter()
-        perm = torch.randperm(n)
-        total = torch.zeros(())
+        perm = torch.randperm(n, device=dev)
+        total = torch.zeros((), device=dev)
         for i in range(0, n, a.batch_size):
             x = train[perm[i:i + a.batch_size]].float().div_(255)
             if hasattr(model, 'train_step'):
@@ -156,6 +161,7 @@ def main():
                 loss.backward()
                 opts[0].step()
             total += loss.detach() * x.size(0)
+        sync()
         secs = time.perf_counter() - t0
         model.eval()
         with torch.no_grad():
