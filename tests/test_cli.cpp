@@ -4,9 +4,10 @@
 #include <array>
 
 #include "common.h"
-#include "test_paths.h"
 #include "latentlab/io.h"
+#include "latentlab/safetensors.h"
 #include "latentlab/train.h"
+#include "test_paths.h"
 
 namespace latentlab::test {
 
@@ -105,6 +106,24 @@ TEST_F(Cli, TrainSampleReconstructResume) {
   r = run_cli("sample " + path("run") + " -o " + path("s.jpg"));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("must end in .png"), std::string::npos) << r.output;
+  // the codes beside the images, and the weights as safetensors for PyTorch
+  r = run_cli("sample " + path("run") + " -n 6 -o " + path("c.npy") + " --codes " + path("z.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_file(path("z.npy")).find("'shape': (6,4)"), std::string::npos);
+  r = run_cli("sample " + path("run") + " --codes " + path("z.png"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--codes " + path("z.png") + ": name a .npy file"), std::string::npos) << r.output;
+  r = run_cli("export " + path("run") + " -o " + path("w.safetensors"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  TensorFile w = parse_safetensors(read_file(path("w.safetensors")), "w");
+  EXPECT_EQ(w.meta("model"), "vae");
+  EXPECT_EQ(w.meta("kind"), "export");
+  EXPECT_NE(w.find("decoder.fc0.weight"), nullptr) << "PyTorch's state_dict names, no prefix";
+  EXPECT_EQ(w.find("model.decoder.fc0.weight"), nullptr);
+  r = run_cli("export " + path("run") + " -o " + path("x.bin"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--out " + path("x.bin") + ": name the file <name>.safetensors"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(path("x.bin")));
 
   r = run_cli("train --resume " + path("run") + " --lr 0.1");
   EXPECT_NE(r.code, 0);

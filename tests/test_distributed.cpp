@@ -264,13 +264,25 @@ TEST_F(Distributed, TwoAndThreeProcessesTrainTheAutoencoderAsOneProcessWithTheWh
   EXPECT_TRUE(fs::exists(dir / "two" / "samples-2.png"));
 }
 
+// The job's weights against the same job simulated in one process. Two ranks' gradients add up to the
+// same float sum in either order, so the job must match the simulation bit for bit. Three ranks' sum
+// depends on the order Gloo's ring adds them in, which the simulation cannot know: float rounding
+// (1e-7) differs, and Adam turns a gradient's rounding into a step of up to the learning rate wherever
+// the gradient is near zero (the DCGAN's BatchNorm biases), which the GAN's two players then carry
+// further. Measured on LibTorch 2.6: after 12 DCGAN steps 6e-7, after 15 or 20 steps 1e-2 (relative to
+// each tensor's largest value). So three ranks are compared over 6 steps for the DCGAN.
 TEST_F(Distributed, VaeAndDcganMatchTheJobSimulatedInOneProcess) {
   for (const std::string model : {"vae", "dcgan"})
     for (int world : {2, 3}) {
       const std::string out = model + std::to_string(world);
-      ASSERT_EQ(run(train(model, out, {"--nproc", std::to_string(world)})), 0) << log();
+      std::vector<std::string> extra = {"--nproc", std::to_string(world)};
+      if (model == "dcgan" && world == 3) extra.insert(extra.end(), {"--epochs", "1", "--train-images", "96"});
+      ASSERT_EQ(run(train(model, out, extra)), 0) << log();
       auto expected = simulate_job(load_config(path(out + "/config.json")), world);
-      EXPECT_LT(max_rel_diff(expected, weights(out)), 1e-4) << out;
+      if (world == 2)
+        EXPECT_EQ(max_rel_diff(expected, weights(out)), 0) << out;
+      else
+        EXPECT_LT(max_rel_diff(expected, weights(out)), 1e-4) << out;
     }
 }
 

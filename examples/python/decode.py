@@ -120,7 +120,8 @@ class Decoder(nn.Module):
         if self.kind == "dcgan":
             self.generator = dcgan_generator(weights, self.shape[1])
         elif self.kind == "gan":
-            self.generator = nn.Sequential(Mlp(mlp_sizes(weights, "generator.0."), act))
+            # the MLP GAN's networks use leaky ReLU (0.2) whatever --activation says (src/models/gan.cpp)
+            self.generator = nn.Sequential(Mlp(mlp_sizes(weights, "generator.0."), "leaky_relu"))
         elif "decoder.fc.weight" in weights:
             self.decoder = ConvDecoder(weights, "decoder.", act)
         else:
