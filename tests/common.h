@@ -65,10 +65,28 @@ class Seeded : public ::testing::Test {
     fs::remove_all(dir);
     fs::create_directories(dir);
   }
-  void TearDown() override { fs::remove_all(dir); }
+  void TearDown() override {
+    if (log_) std::fclose(log_);
+    fs::remove_all(dir);
+  }
   std::string path(const std::string& name) const { return (dir / name).string(); }
+  /// A log that discards what it is given (closed after the test).
+  std::FILE* quiet() {
+    if (!log_) log_ = std::fopen("/dev/null", "w");
+    return log_;
+  }
   fs::path dir;
+
+ private:
+  std::FILE* log_ = nullptr;
 };
+
+/// Copies of a model's parameters on the CPU, to compare weights before and after.
+inline std::vector<torch::Tensor> weights(const Model& m) {
+  std::vector<torch::Tensor> w;
+  for (auto& p : m->parameters()) w.push_back(p.detach().to(torch::kCPU).clone());
+  return w;
+}
 
 inline void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

@@ -7,15 +7,7 @@
 
 namespace latentlab::test {
 
-class ClassifierTest : public Seeded {
- protected:
-  std::FILE* quiet() { return log_ = std::fopen("/dev/null", "w"); }
-  void TearDown() override {
-    if (log_) std::fclose(log_);
-    Seeded::TearDown();
-  }
-  std::FILE* log_ = nullptr;
-};
+using ClassifierTest = Seeded;
 
 TEST_F(ClassifierTest, FrechetDistanceOfAnAffineCopyHasAClosedForm) {
   auto a = torch::randn({500, 6}, torch::kFloat64) * torch::linspace(0.5, 2, 6, torch::kFloat64) + 0.3;

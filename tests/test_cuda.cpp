@@ -37,17 +37,6 @@ class CudaModels : public Seeded, public ::testing::WithParamInterface<CudaCase>
     c.out = path(out);
     return c;
   }
-  static std::vector<torch::Tensor> weights(const Model& m) {
-    std::vector<torch::Tensor> w;
-    for (auto& p : m->parameters()) w.push_back(p.detach().to(torch::kCPU).clone());
-    return w;
-  }
-  std::FILE* quiet() { return log_ = std::fopen("/dev/null", "w"); }
-  void TearDown() override {
-    if (log_) std::fclose(log_);
-    Seeded::TearDown();
-  }
-  std::FILE* log_ = nullptr;
 };
 
 TEST_P(CudaModels, TrainsSavesLoadsAndResumesOnTheGpu) {

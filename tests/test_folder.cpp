@@ -41,12 +41,6 @@ class FolderTest : public Seeded {
     o.holdout = 0;
     return o;
   }
-  std::FILE* quiet() { return log_ = std::fopen("/dev/null", "w"); }
-  void TearDown() override {
-    if (log_) std::fclose(log_);
-    Seeded::TearDown();
-  }
-  std::FILE* log_ = nullptr;
 };
 
 TEST_F(FolderTest, DecodesEveryFormatAndSkipsTheCorruptFile) {

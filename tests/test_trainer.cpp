@@ -33,17 +33,6 @@ class TrainerTest : public Seeded {
     c.out = path(out);
     return c;
   }
-  static std::vector<torch::Tensor> weights(const Model& m) {
-    std::vector<torch::Tensor> w;
-    for (auto& p : m->parameters()) w.push_back(p.detach().clone());
-    return w;
-  }
-  std::FILE* quiet() { return log_ = std::fopen("/dev/null", "w"); }
-  void TearDown() override {
-    if (log_) std::fclose(log_);
-    Seeded::TearDown();
-  }
-  std::FILE* log_ = nullptr;
 };
 
 TEST_F(TrainerTest, LossFallsAndTheRunFolderIsComplete) {
