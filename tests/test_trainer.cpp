@@ -255,6 +255,54 @@ TEST_F(TrainerTest, CudaTrainsEndToEnd) {
   EXPECT_EQ(loaded.model->decode(torch::randn({2, c.latent})).sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
 }
 
+// A model that uses labels (registered by the test): it checks that each batch's labels are its images'
+// (write_tiny_mnist draws label L as a bright bar at columns 3L..3L+2), and counts them.
+class LabelledImpl : public ModelImpl {
+ public:
+  explicit LabelledImpl(int64_t pixels) { lin = register_module("lin", torch::nn::Linear(pixels, pixels)); }
+  std::string kind() const override { return "labels-test"; }
+  bool uses_labels() const override { return true; }
+  int64_t classes() const override { return 10; }
+  std::vector<Phase> phases() override { return {{"all", parameters(), 1}}; }
+  LossTerms losses(size_t, const Batch& batch) override {
+    check(batch);
+    return {(lin->forward(batch.images.flatten(1)) - batch.images.flatten(1)).pow(2).mean(), {}};
+  }
+  LossTerms eval_losses(const Batch& batch) override { return losses(0, batch); }
+  int64_t latent_dim() const override { return 2; }
+  torch::Tensor decode(const torch::Tensor& z) override { return torch::zeros({z.size(0), 1, 28, 28}); }
+  void check(const Batch& batch) {
+    ASSERT_TRUE(batch.labels.defined());
+    ASSERT_EQ(batch.labels.scalar_type(), torch::kInt64);
+    ASSERT_EQ(batch.labels.sizes(), (std::vector<int64_t>{batch.images.size(0)}));
+    ASSERT_EQ(batch.labels.device(), batch.images.device());
+    // the brightest 3-column block names the label (a 28-wide image padded to 30 columns)
+    auto blocks = torch::constant_pad_nd(batch.images, {0, 2}).reshape({batch.images.size(0), 28, 10, 3}).mean({1, 3});
+    mismatches += (blocks.argmax(1) != batch.labels).sum().item<int64_t>();
+    seen += batch.labels.size(0);
+  }
+  torch::nn::Linear lin{nullptr};
+  static inline int64_t seen = 0, mismatches = 0;
+};
+
+TEST_F(TrainerTest, AModelThatUsesLabelsGetsEachBatchsLabelsAndOthersGetNone) {
+  ModelRegistry::add("labels-test", "test only", nlohmann::json::object(),
+                     [](const TrainConfig&, const ImageShape& s) -> Model { return std::make_shared<LabelledImpl>(s.pixels()); }, {});
+  LabelledImpl::seen = LabelledImpl::mismatches = 0;
+  auto c = config("labelled", 2);
+  c.model = "labels-test";
+  Trainer(c, quiet()).run();
+  EXPECT_EQ(LabelledImpl::seen, 2 * (512 + 128)) << "every training and test image, each epoch";
+  EXPECT_EQ(LabelledImpl::mismatches, 0) << "labels that are not their images'";
+  // models that do not use labels refuse them when asked to generate for a class
+  auto v = config("v", 1);
+  apply_model_defaults(v);
+  auto m = ModelRegistry::create(v, {1, 28, 28});
+  EXPECT_FALSE(m->uses_labels());
+  EXPECT_ERROR_WITH(m->decode_for(torch::zeros({2, 8}), torch::zeros({2}, torch::kInt64)), "model vae is not conditioned on labels");
+  EXPECT_EQ(m->decode_for(torch::zeros({2, 8}), torch::Tensor()).sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
+}
+
 // A model registered by the test (the registry is open): a linear autoencoder that misbehaves on
 // cue, to check the per-batch numerics guard and interruption. From epoch `bad_epoch` on, batch
 // `bad_batch` (1-based; 0: every batch) has a NaN loss (mode "nan-loss"), a NaN gradient with a
@@ -267,7 +315,9 @@ class TroubleImpl : public ModelImpl {
   }
   std::string kind() const override { return "trouble-test"; }
   std::vector<Phase> phases() override { return {{"all", parameters(), 1}}; }
-  LossTerms losses(size_t, const torch::Tensor& x) override {
+  LossTerms losses(size_t, const Batch& batch) override {
+    const torch::Tensor& x = batch.images;
+    if (batch.labels.defined()) ADD_FAILURE() << "labels passed to a model that does not use them";
     ++batch_;
     // noise from the global generator, so that an exact resume must restore its state
     auto l = (lin->forward(x.flatten(1) + 0.01 * torch::randn_like(x.flatten(1))) - x.flatten(1)).pow(2).mean();
@@ -284,7 +334,8 @@ class TroubleImpl : public ModelImpl {
     }
     return {l, {}};
   }
-  LossTerms eval_losses(const torch::Tensor& x) override {
+  LossTerms eval_losses(const Batch& batch) override {
+    const torch::Tensor& x = batch.images;
     if (mode_ == "stop-in-eval" && epoch_ == bad_epoch_ && !stop_fired) {
       stop_fired = true;  // Ctrl-C during the test pass
       request_stop();

@@ -26,6 +26,15 @@ struct LossTerms {
   std::vector<std::pair<std::string, torch::Tensor>> terms;  ///< named scalars (per image), for logging
 };
 
+/// One batch as a model sees it: the images, float [b, C, H, W] in [0, 1], and for a model that uses
+/// them (ModelImpl::uses_labels()) their class labels, int64 [b] on the images' device; otherwise
+/// `labels` is undefined. Built implicitly from the images alone.
+struct Batch {
+  Batch(torch::Tensor images, torch::Tensor labels = {}) : images(std::move(images)), labels(std::move(labels)) {}
+  torch::Tensor images;
+  torch::Tensor labels;
+};
+
 /// One optimiser and what it steps: the VAE has one phase, a GAN two (d, g), the AAE three.
 struct Phase {
   std::string name;
@@ -45,25 +54,34 @@ class ModelImpl : public torch::nn::Module {
   virtual std::string kind() const = 0;
   /// The phases of one training step, in order.
   virtual std::vector<Phase> phases() = 0;
-  /// Training losses of phase `phase` on a batch x (float images in [0, 1]).
-  virtual LossTerms losses(size_t phase, const torch::Tensor& x) = 0;
+  /// Training losses of phase `phase` on a batch.
+  virtual LossTerms losses(size_t phase, const Batch& batch) = 0;
   /// What the trainer calls: the losses of phase `phase`, with their gradients added into each of the
   /// phase's parameters' .grad, as autograd accumulates. The default runs losses() and backward();
   /// models with a hand-written backward (the MLP VAE and autoencoder) override it, and their terms
   /// then carry no autograd graph.
-  virtual LossTerms losses_and_gradients(size_t phase, const torch::Tensor& x);
+  virtual LossTerms losses_and_gradients(size_t phase, const Batch& batch);
   /// The factor by which the trainer multiplies the gradients of a batch of n images, so that the
   /// optimiser minimises the loss under the run's --loss-reduction while the terms the model reports
   /// (and the metrics) keep the model's own reduction. Default: 1.
   virtual double loss_scale(int64_t n) const { return 1.0; }
   /// Losses reported on the test set; `loss` is what test_loss means for this model.
-  virtual LossTerms eval_losses(const torch::Tensor& x) = 0;
+  virtual LossTerms eval_losses(const Batch& batch) = 0;
+  /// Whether the model is conditioned on class labels: the trainer then passes each batch's labels,
+  /// and decode_for() generates for given classes.
+  virtual bool uses_labels() const { return false; }
+  /// Number of classes a model that uses labels generates for. Default: 0.
+  virtual int64_t classes() const { return 0; }
   /// Size of the code a generator draws from.
   virtual int64_t latent_dim() const = 0;
   /// Draws n codes from the prior.
   virtual torch::Tensor sample_prior(int64_t n, const torch::TensorOptions& opts) const;
   /// Decodes codes to images in [0, 1].
   virtual torch::Tensor decode(const torch::Tensor& z) = 0;
+  /// Decodes codes to images of the classes `labels` (int64 [b]) for a model that uses labels. The
+  /// default, for models that do not, decodes z when labels is undefined and throws latentlab::Error
+  /// naming the model otherwise.
+  virtual torch::Tensor decode_for(const torch::Tensor& z, const torch::Tensor& labels);
   /// Called by the trainer before each epoch (1-based), for schedules such as KL warm-up.
   virtual void set_epoch(int64_t epoch) {}
   /// Reconstructs images in [0, 1]; models that cannot throw latentlab::Error.

@@ -52,7 +52,8 @@ torch::Tensor AaeImpl::recon_per_image(const torch::Tensor& x) {
   return options.loss() == "bce" ? bce_with_logits_per_image(logits, x) : sse_per_image(torch::sigmoid(logits), x);
 }
 
-LossTerms AaeImpl::losses(size_t phase, const torch::Tensor& x) {
+LossTerms AaeImpl::losses(size_t phase, const Batch& batch) {
+  const torch::Tensor& x = batch.images;
   if (phase == 0) {
     auto r = recon_per_image(x).mean();
     return {r, {}};
@@ -70,7 +71,8 @@ LossTerms AaeImpl::losses(size_t phase, const torch::Tensor& x) {
   return {torch::softplus(-discriminator->forward(code(x))).mean(), {}};
 }
 
-LossTerms AaeImpl::eval_losses(const torch::Tensor& x) {
+LossTerms AaeImpl::eval_losses(const Batch& batch) {
+  const torch::Tensor& x = batch.images;
   auto z = code(x);
   auto logits = codec.decode_logits(z);
   auto r = options.loss() == "bce" ? bce_with_logits_per_image(logits, x) : sse_per_image(torch::sigmoid(logits), x);

@@ -30,7 +30,8 @@ torch::Tensor AutoencoderImpl::decode(const torch::Tensor& z) {
   return torch::sigmoid(decode_logits(z));
 }
 
-LossTerms AutoencoderImpl::losses(size_t, const torch::Tensor& x) {
+LossTerms AutoencoderImpl::losses(size_t, const Batch& batch) {
+  const torch::Tensor& x = batch.images;
   auto input = is_training() ? corrupt(x, reg_.noise) : x;
   torch::Tensor code, jf2;
   if (reg_.contractive > 0) {
@@ -51,8 +52,9 @@ bool AutoencoderImpl::fused_step_applies() const {
          torch::GradMode::is_enabled();
 }
 
-LossTerms AutoencoderImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {
-  if (!fused_step_applies()) return ModelImpl::losses_and_gradients(phase, x);
+LossTerms AutoencoderImpl::losses_and_gradients(size_t phase, const Batch& batch) {
+  const torch::Tensor& x = batch.images;
+  if (!fused_step_applies()) return ModelImpl::losses_and_gradients(phase, batch);
   torch::NoGradGuard no_grad;
   const torch::Tensor& code = codec.mlp_encoder->forward_taped(corrupt(x, reg_.noise), fused_.encoder, codec.activation());
   const torch::Tensor& logits = codec.mlp_decoder->forward_taped(code, fused_.decoder);
@@ -62,10 +64,10 @@ LossTerms AutoencoderImpl::losses_and_gradients(size_t phase, const torch::Tenso
   return {recon, {{bce_ ? "bce" : "mse", recon}}};
 }
 
-LossTerms AutoencoderImpl::eval_losses(const torch::Tensor& x) {
+LossTerms AutoencoderImpl::eval_losses(const Batch& batch) {
   // the training loss on clean inputs: reconstruction plus the same penalties, so test_loss and
   // train_loss measure the same thing (the reconstruction alone is test_mse or test_bce)
-  return losses(0, x);
+  return losses(0, batch);
 }
 
 void register_ae() {

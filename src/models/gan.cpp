@@ -51,7 +51,8 @@ torch::Tensor GanImpl::discriminate(const torch::Tensor& x) { return discriminat
 torch::Tensor GanImpl::decode(const torch::Tensor& z) { return generate(z).add(1.0).mul_(0.5); }
 torch::Tensor GanImpl::critic_score(const torch::Tensor& x) { return discriminate(x.mul(2.0).sub_(1.0)); }
 
-LossTerms GanImpl::losses(size_t phase, const torch::Tensor& x) {
+LossTerms GanImpl::losses(size_t phase, const Batch& batch) {
+  const torch::Tensor& x = batch.images;
   int64_t b = x.size(0);
   if (phase == 0) {
     auto real_logit = discriminate(x.mul(2.0).sub_(1.0));
@@ -74,7 +75,8 @@ LossTerms GanImpl::losses(size_t phase, const torch::Tensor& x) {
   return {bce_real(logit), {}};
 }
 
-LossTerms GanImpl::eval_losses(const torch::Tensor& x) {
+LossTerms GanImpl::eval_losses(const Batch& batch) {
+  const torch::Tensor& x = batch.images;
   auto real_logit = discriminate(x.mul(2.0).sub_(1.0));
   auto fake_logit = discriminate(generate(sample_prior(x.size(0), x.options())));
   auto d = bce_real(real_logit) + bce_fake(fake_logit);

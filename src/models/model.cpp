@@ -23,10 +23,15 @@ torch::Tensor ModelImpl::sample_prior(int64_t n, const torch::TensorOptions& opt
   return torch::randn({n, latent_dim()}, opts);
 }
 
-LossTerms ModelImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {
-  LossTerms l = losses(phase, x);
+LossTerms ModelImpl::losses_and_gradients(size_t phase, const Batch& batch) {
+  LossTerms l = losses(phase, batch);
   l.loss.backward();
   return l;
+}
+
+torch::Tensor ModelImpl::decode_for(const torch::Tensor& z, const torch::Tensor& labels) {
+  require(!labels.defined(), "model " + kind() + " is not conditioned on labels; generate without --label/--labels");
+  return decode(z);
 }
 
 torch::Tensor ModelImpl::reconstruct(const torch::Tensor&) {

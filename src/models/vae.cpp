@@ -54,7 +54,8 @@ torch::Tensor VaeImpl::decode(const torch::Tensor& z) { return images_from_logit
 
 torch::Tensor VaeImpl::reconstruct(const torch::Tensor& x) { return decode(encode(x).first); }
 
-LossTerms VaeImpl::losses(size_t, const torch::Tensor& x) {
+LossTerms VaeImpl::losses(size_t, const Batch& batch) {
+  const torch::Tensor& x = batch.images;
   const Regularizers& reg = options.regularizers();
   auto input = is_training() ? corrupt(x, reg.noise) : x;
   torch::Tensor mu, logvar, jf2;
@@ -78,8 +79,9 @@ bool VaeImpl::fused_step_applies() const {
          !options.regularizers().penalise_code() && is_training() && torch::GradMode::is_enabled();
 }
 
-LossTerms VaeImpl::losses_and_gradients(size_t phase, const torch::Tensor& x) {
-  if (!fused_step_applies()) return ModelImpl::losses_and_gradients(phase, x);
+LossTerms VaeImpl::losses_and_gradients(size_t phase, const Batch& batch) {
+  const torch::Tensor& x = batch.images;
+  if (!fused_step_applies()) return ModelImpl::losses_and_gradients(phase, batch);
   torch::NoGradGuard no_grad;
   FusedBuffers& f = fused_;
   const int64_t b = x.size(0), L = options.latent();
@@ -129,7 +131,8 @@ torch::Tensor VaeImpl::log_importance_weights(const torch::Tensor& x, int64_t k)
   return (log_px.view({k, b}) + log_pz - log_qz).t();
 }
 
-LossTerms VaeImpl::eval_losses(const torch::Tensor& x) {
+LossTerms VaeImpl::eval_losses(const Batch& batch) {
+  const torch::Tensor& x = batch.images;
   auto [mu, logvar] = encode(x);
   auto z = mu + torch::randn_like(mu) * (0.5 * logvar).exp();
   auto logits = decode_logits(z);

@@ -21,6 +21,13 @@ namespace latentlab {
 
 namespace {
 
+// Batch b of `batcher` as `model` takes it: the images, and their labels on the images' device for a
+// model that uses labels (copied only then).
+Batch batch_for(const ModelImpl& model, Batcher& batcher, int64_t b) {
+  torch::Tensor x = batcher.batch(b);
+  return {x, model.uses_labels() ? batcher.labels(b).to(x.device()) : torch::Tensor()};
+}
+
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -273,12 +280,13 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
   bool stop = false;  // in a job: agreed by every rank through the gradient allreduce
   for (; b < batcher.batches(); ++b) {
     if (group_ ? stop : stop_requested()) break;
-    torch::Tensor x = batcher.batch(b);
+    const Batch batch = batch_for(*model_, batcher, b);
+    const torch::Tensor& x = batch.images;
     const int64_t n = x.size(0);  // in a job the last batch may leave this rank fewer images, or none
     for (size_t p = 0; p < phases_.size(); ++p) {
       if (b % phases_[p].every != 0) continue;
       optims_[p]->zero_grad();
-      LossTerms l = n > 0 ? model_->losses_and_gradients(p, x) : LossTerms{torch::zeros({}, x.options()), {}};
+      LossTerms l = n > 0 ? model_->losses_and_gradients(p, batch) : LossTerms{torch::zeros({}, x.options()), {}};
       if (n > 0) scale_gradients(p, model_->loss_scale(n));
       // the loss the checks read: in a job, the whole batch's, reduced with the gradients
       torch::Tensor loss = group_ ? reduce_phase(p, l.loss, n, batcher.batch_total(b), stop) : l.loss.detach();
@@ -363,8 +371,8 @@ nlohmann::json Trainer::evaluate() {
   Batcher& batcher = *test_batches_;
   TermSums sums;
   for (int64_t b = 0; b < batcher.batches() && !stop_requested(); ++b) {
-    torch::Tensor x = batcher.batch(b);
-    if (x.size(0) > 0) sums.add(model_->eval_losses(x), x.size(0), "loss", "");
+    const Batch batch = batch_for(*model_, batcher, b);
+    if (batch.images.size(0) > 0) sums.add(model_->eval_losses(batch), batch.images.size(0), "loss", "");
   }
   if (stop_agreed()) return nullptr;
   sums.reduce(group_.get(), device_);

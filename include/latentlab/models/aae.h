@@ -36,9 +36,9 @@ class AaeImpl : public ModelImpl {
   explicit AaeImpl(AaeOptions options);
   std::string kind() const override { return "aae"; }
   std::vector<Phase> phases() override;
-  LossTerms losses(size_t phase, const torch::Tensor& x) override;
+  LossTerms losses(size_t phase, const Batch& batch) override;
   /// loss: the reconstruction loss; terms mse (per pixel), d (discriminator) and g (encoder) losses.
-  LossTerms eval_losses(const torch::Tensor& x) override;
+  LossTerms eval_losses(const Batch& batch) override;
   int64_t latent_dim() const override { return options.latent(); }
   torch::Tensor sample_prior(int64_t n, const torch::TensorOptions& opts) const override;
   torch::Tensor decode(const torch::Tensor& z) override { return torch::sigmoid(codec.decode_logits(z)); }

@@ -14,13 +14,13 @@ class AutoencoderImpl : public ModelImpl {
   std::string kind() const override { return "ae"; }
   std::vector<Phase> phases() override { return {{"ae", parameters(), 1}}; }
   /// Terms: "mse" or "bce" (mean per pixel, as the seeds' nn.MSELoss), then the active penalties.
-  LossTerms losses(size_t phase, const torch::Tensor& x) override;
+  LossTerms losses(size_t phase, const Batch& batch) override;
   /// The same losses with a hand-written backward when fused_step_applies(), else autograd's.
-  LossTerms losses_and_gradients(size_t phase, const torch::Tensor& x) override;
+  LossTerms losses_and_gradients(size_t phase, const Batch& batch) override;
   /// Whether losses_and_gradients runs the hand-written step: MLP encoder and decoder without dropout,
   /// no penalty on the code (input noise is fine), training, gradients on.
   bool fused_step_applies() const;
-  LossTerms eval_losses(const torch::Tensor& x) override;
+  LossTerms eval_losses(const Batch& batch) override;
   int64_t latent_dim() const override { return latent_; }
   /// The terms are per pixel ("mean"); --loss-reduction sum or image scales the gradients.
   double loss_scale(int64_t n) const override { return reduction_scale(reduction_, "mean", n, shape_.pixels()); }

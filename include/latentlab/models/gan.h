@@ -40,9 +40,9 @@ class GanImpl : public ModelImpl {
   /// "d" (discriminator parameters, every d_every batches) then "g" (generator, every g_every).
   std::vector<Phase> phases() override;
   /// Phase 0: loss of D, terms real (mean D(x)) and fake (mean D(G(z))). Phase 1: loss of G.
-  LossTerms losses(size_t phase, const torch::Tensor& x) override;
+  LossTerms losses(size_t phase, const Batch& batch) override;
   /// loss: D's loss on test images against fresh fakes; terms d, g, real, fake.
-  LossTerms eval_losses(const torch::Tensor& x) override;
+  LossTerms eval_losses(const Batch& batch) override;
   int64_t latent_dim() const override { return options.nz(); }
   torch::Tensor decode(const torch::Tensor& z) override;
   bool has_critic() const override { return true; }

@@ -49,15 +49,15 @@ class VaeImpl : public ModelImpl {
   explicit VaeImpl(VaeOptions options);
   std::string kind() const override { return "vae"; }
   std::vector<Phase> phases() override;
-  LossTerms losses(size_t phase, const torch::Tensor& x) override;
+  LossTerms losses(size_t phase, const Batch& batch) override;
   /// The same losses with a hand-written backward when fused_step_applies() (about 1.5x faster than
   /// autograd at batch 32; same eps draws, so the same numbers), else autograd's.
-  LossTerms losses_and_gradients(size_t phase, const torch::Tensor& x) override;
+  LossTerms losses_and_gradients(size_t phase, const Batch& batch) override;
   /// Whether losses_and_gradients runs the hand-written step: MLP encoder and decoder without dropout,
   /// the log-variance posterior, no penalty on the code (input noise is fine), training, gradients on.
   bool fused_step_applies() const;
   /// Test terms: recon, kl (unweighted: loss is the negative ELBO) and mse per pixel.
-  LossTerms eval_losses(const torch::Tensor& x) override;
+  LossTerms eval_losses(const Batch& batch) override;
   void set_epoch(int64_t epoch) override;
   bool has_likelihood() const override { return true; }
   /// Bernoulli likelihood for bce; for mse the Gaussian N(x; decoder, 1/2) whose negative log-density
