@@ -13,6 +13,7 @@
 #include "latentlab/build_config.h"
 #include "latentlab/error.h"
 #include "latentlab/model.h"
+#include "latentlab/train.h"
 
 namespace latentlab::test {
 
@@ -80,6 +81,67 @@ class Seeded : public ::testing::Test {
  private:
   std::FILE* log_ = nullptr;
 };
+
+/// mlpack's CheckGradient: for `count` elements of `param` spread evenly over it (all with count <= 0),
+/// the central difference (f() at p + h - f() at p - h) / 2h against `grad` at that element, to `tol`.
+/// `f` evaluates the function at the parameters as they are; each element is restored after.
+template <typename F>
+void expect_gradient_matches_finite_differences(const torch::Tensor& param, const torch::Tensor& grad, F f, double h = 1e-6,
+                                                double tol = 1e-6, int64_t count = 0, const std::string& what = "") {
+  torch::NoGradGuard no_grad;
+  auto flat = param.view(-1);
+  auto g = grad.reshape(-1);
+  const int64_t n = flat.numel(), want = count > 0 ? std::min(count, n) : n;
+  for (int64_t i = 0; i < want; ++i) {
+    const int64_t k = want == n ? i : i * n / want;
+    const double old = flat[k].item<double>();
+    flat[k] = old + h;
+    const double up = f();
+    flat[k] = old - h;
+    const double down = f();
+    flat[k] = old;
+    EXPECT_NEAR(g[k].item<double>(), (up - down) / (2 * h), tol) << what << " element " << k;
+  }
+}
+
+/// The uninterrupted run of expect_resume_matches_uninterrupted: its result and its trained model.
+struct Uninterrupted {
+  TrainResult result;
+  Model model;
+};
+
+/// Trains `c` for `epochs` in one go (folder <name>-full under `dir`) and again for `split` epochs
+/// followed by a resume to `epochs` (<name>-part), and expects the same parameters and buffers: equal
+/// bit for bit (tol 0), or within tol (relative and absolute).
+inline Uninterrupted expect_resume_matches_uninterrupted(TrainConfig c, const fs::path& dir, const std::string& name, int64_t epochs,
+                                                       int64_t split, std::FILE* log, double tol = 0) {
+  c.epochs = epochs;
+  c.out = (dir / (name + "-full")).string();
+  Trainer full(c, log);
+  TrainResult r = full.run();
+  c.epochs = split;
+  c.out = (dir / (name + "-part")).string();
+  Trainer(c, log).run();
+  TrainConfig more = load_config(c.out + "/config.json");
+  more.epochs = epochs;
+  Trainer rest(more, log);
+  TrainResult resumed = rest.run(true);
+  EXPECT_EQ(resumed.metrics.size(), static_cast<size_t>(epochs));
+  auto same = [&](const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b, const char* what) {
+    ASSERT_EQ(a.size(), b.size()) << what;
+    for (size_t i = 0; i < a.size(); ++i) {
+      auto x = a[i].to(torch::kCPU), y = b[i].to(torch::kCPU);
+      if (tol == 0)
+        EXPECT_TRUE(torch::equal(x, y)) << what << " " << i << " of " << name;
+      else
+        EXPECT_TRUE(torch::allclose(x.to(torch::kFloat64), y.to(torch::kFloat64), tol, tol))
+            << what << " " << i << " of " << name << " differs by " << (x.to(torch::kFloat64) - y.to(torch::kFloat64)).abs().max().item<double>();
+    }
+  };
+  same(full.model()->parameters(), rest.model()->parameters(), "parameter");
+  same(full.model()->buffers(), rest.model()->buffers(), "buffer");
+  return {r, full.model()};
+}
 
 /// Copies of a model's parameters on the CPU, to compare weights before and after.
 inline std::vector<torch::Tensor> weights(const Model& m) {

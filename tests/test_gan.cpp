@@ -179,9 +179,7 @@ TEST_F(GanTest, ResumedGanRunEndsWithTheWeightsOfAnUninterruptedOne) {
     c.out = path(out);
     return c;
   };
-  std::FILE* quiet = std::fopen("/dev/null", "w");
-  Trainer full(config("full", 2), quiet);
-  auto r = full.run();
+  auto r = expect_resume_matches_uninterrupted(config("x", 2), dir, "dcgan", 2, 1, quiet()).result;
   for (const char* key : {"train_d", "train_g", "train_d_real", "train_d_fake", "test_loss", "test_d", "test_g", "test_d_real", "test_d_fake"})
     EXPECT_TRUE(r.metrics[1].contains(key)) << key;
   // like with like: test_loss sums the phases as train_loss does
@@ -189,21 +187,9 @@ TEST_F(GanTest, ResumedGanRunEndsWithTheWeightsOfAnUninterruptedOne) {
               r.metrics[1]["test_d"].get<double>() + r.metrics[1]["test_g"].get<double>(), 1e-5);
   EXPECT_NEAR(r.metrics[1]["train_loss"].get<double>(),
               r.metrics[1]["train_d"].get<double>() + r.metrics[1]["train_g"].get<double>(), 1e-5);
-  EXPECT_TRUE(fs::exists(dir / "full" / "samples-latest.png"));
-  EXPECT_TRUE(fs::exists(dir / "full" / "samples-2.png"));
-  EXPECT_FALSE(fs::exists(dir / "full" / "reconstruction-1.png"));
-  Trainer first(config("part", 1), quiet);
-  first.run();
-  auto c = load_config(path("part/config.json"));
-  c.epochs = 2;
-  Trainer rest(c, quiet);
-  rest.run(true);
-  auto a = full.model()->parameters(), b = rest.model()->parameters();
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
-  auto ba = full.model()->buffers(), bb = rest.model()->buffers();
-  for (size_t i = 0; i < ba.size(); ++i) EXPECT_TRUE(torch::equal(ba[i], bb[i])) << "buffer " << i;
-  std::fclose(quiet);
+  EXPECT_TRUE(fs::exists(dir / "dcgan-full" / "samples-latest.png"));
+  EXPECT_TRUE(fs::exists(dir / "dcgan-full" / "samples-2.png"));
+  EXPECT_FALSE(fs::exists(dir / "dcgan-full" / "reconstruction-1.png"));
 }
 
 TEST_F(GanTest, PhasesCarryTheirOwnLearningRates) {

@@ -49,21 +49,8 @@ TEST_F(Losses, GradientsMatchFiniteDifferences) {
   auto target = torch::rand({2, 4}, torch::kFloat64);
   auto f = [&] { return kl_std_normal_per_image(mu, logvar).sum() + bce_with_logits_per_image(logits, target).sum(); };
   f().backward();
-  const double h = 1e-6;
-  for (auto* v : {&mu, &logvar, &logits}) {
-    auto flat = v->detach().view(-1);
-    auto grad = v->grad().view(-1);
-    for (int64_t i = 0; i < flat.numel(); ++i) {
-      torch::NoGradGuard g;
-      double old = flat[i].item<double>();
-      flat[i] = old + h;
-      double up = f().item<double>();
-      flat[i] = old - h;
-      double down = f().item<double>();
-      flat[i] = old;
-      EXPECT_NEAR(grad[i].item<double>(), (up - down) / (2 * h), 1e-6);
-    }
-  }
+  for (auto* v : {&mu, &logvar, &logits})
+    expect_gradient_matches_finite_differences(v->detach(), v->grad(), [&] { return f().item<double>(); }, 1e-6, 1e-6);
 }
 
 TEST_F(Losses, ReconSumWithGradMatchesTheTermsAndFiniteDifferences) {
@@ -76,17 +63,10 @@ TEST_F(Losses, ReconSumWithGradMatchesTheTermsAndFiniteDifferences) {
     auto per_image = bce ? bce_with_logits_per_image(logits, target) : sse_per_image(torch::sigmoid(logits), target);
     EXPECT_NEAR(value, scale * per_image.sum().item<double>(), 1e-12) << bce;
     ASSERT_EQ(d.sizes(), (std::vector<int64_t>{2, 6}));
-    auto flat = logits.view(-1);
-    for (int64_t i = 0; i < flat.numel(); ++i) {
-      double old = flat[i].item<double>();
-      torch::Tensor scratch;
-      flat[i] = old + h;
-      double up = recon_sum_with_grad(logits, target, bce, scale, scratch).item<double>();
-      flat[i] = old - h;
-      double down = recon_sum_with_grad(logits, target, bce, scale, scratch).item<double>();
-      flat[i] = old;
-      EXPECT_NEAR(d.view(-1)[i].item<double>(), (up - down) / (2 * h), 1e-8) << bce << " " << i;
-    }
+    torch::Tensor scratch;
+    expect_gradient_matches_finite_differences(
+        logits, d, [&] { return recon_sum_with_grad(logits, target, bce, scale, scratch).item<double>(); }, h, 1e-8,
+        0, bce ? "bce" : "mse");
   }
   torch::Tensor d;
   EXPECT_THROW(recon_sum_with_grad(torch::randn({2, 5}), torch::rand({2, 6}), true, 1.0, d), c10::Error);

@@ -52,16 +52,7 @@ TEST_F(MlpTest, JacobianPenaltyIsDifferentiable) {
   f().backward();
   // finite differences on a few weights of the first layer
   auto w = m->layers[0]->weight;
-  for (int64_t k = 0; k < 4; ++k) {
-    torch::NoGradGuard g;
-    double old = w[k % 4][k].item<double>(), h = 1e-6;
-    w[k % 4][k] = old + h;
-    double up = f().item<double>();
-    w[k % 4][k] = old - h;
-    double down = f().item<double>();
-    w[k % 4][k] = old;
-    EXPECT_NEAR(w.grad()[k % 4][k].item<double>(), (up - down) / (2 * h), 1e-6);
-  }
+  expect_gradient_matches_finite_differences(w.detach(), w.grad(), [&] { return f().item<double>(); }, 1e-6, 1e-6, 4);
 }
 
 // Parameters' gradients, cloned, and then cleared.
@@ -143,17 +134,8 @@ TEST_F(MlpTest, TapedGradientsMatchFiniteDifferences) {
   m->backward_taped(dout, tape, false);
   int64_t checked = 0;
   for (auto& p : m->parameters()) {
-    auto flat = p.view(-1);
-    auto grad = p.grad().view(-1);
-    for (int64_t k = 0; k < flat.numel(); ++k, ++checked) {
-      double old = flat[k].item<double>(), h = 1e-6;
-      flat[k] = old + h;
-      double up = f();
-      flat[k] = old - h;
-      double down = f();
-      flat[k] = old;
-      EXPECT_NEAR(grad[k].item<double>(), (up - down) / (2 * h), 1e-8) << k;
-    }
+    expect_gradient_matches_finite_differences(p, p.grad(), f, 1e-6, 1e-8);
+    checked += p.numel();
   }
   EXPECT_EQ(checked, 4 * 5 + 5 + 5 * 3 + 3);
 }
