@@ -381,7 +381,7 @@ TEST_F(Cli, KeptCheckpointsServeEveryCommandThatReadsARun) {
   auto r = run_cli("train " + common + " --epochs 3 --save-every 1 --keep-checkpoints all --out " + path("all"));
   ASSERT_EQ(r.code, 0) << r.output;
   for (int e = 1; e <= 3; ++e) EXPECT_TRUE(fs::exists(dir / "all" / ("checkpoint-" + std::to_string(e)))) << e;
-  EXPECT_EQ(kept_checkpoint_epochs(path("all")), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(run_folder::kept_checkpoint_epochs(path("all")), (std::vector<int64_t>{1, 2, 3}));
   // each kept file holds its own epoch's weights: the last one is the final model's
   auto final_w = load_run(path("all")).model->parameters(), third = load_run(path("all"), 3).model->parameters(),
        second = load_run(path("all"), 2).model->parameters();
@@ -401,16 +401,16 @@ TEST_F(Cli, KeptCheckpointsServeEveryCommandThatReadsARun) {
       << r.output;
   // --keep-checkpoints N keeps the last N; without it there are none, and --epoch says how to keep them
   ASSERT_EQ(run_cli("train " + common + " --epochs 3 --keep-checkpoints 2 --out " + path("two")).code, 0);
-  EXPECT_EQ(kept_checkpoint_epochs(path("two")), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(run_folder::kept_checkpoint_epochs(path("two")), (std::vector<int64_t>{2, 3}));
   ASSERT_EQ(run_cli("train " + common + " --epochs 1 --out " + path("none")).code, 0);
-  EXPECT_TRUE(kept_checkpoint_epochs(path("none")).empty());
+  EXPECT_TRUE(run_folder::kept_checkpoint_epochs(path("none")).empty());
   r = run_cli("sample " + path("none") + " --epoch 1 -o " + path("x.png"));
   EXPECT_NE(r.output.find("train with --keep-checkpoints N or all"), std::string::npos) << r.output;
   EXPECT_EQ(run_cli("train " + common + " --keep-checkpoints -2 --out " + path("bad")).code, 1);
   // resuming keeps the history and ends with the uninterrupted run's weights
   ASSERT_EQ(run_cli("train " + common + " --epochs 2 --save-every 1 --keep-checkpoints all --out " + path("cut")).code, 0);
   ASSERT_EQ(run_cli("train --resume " + path("cut") + " --epochs 3").code, 0);
-  EXPECT_EQ(kept_checkpoint_epochs(path("cut")), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(run_folder::kept_checkpoint_epochs(path("cut")), (std::vector<int64_t>{1, 2, 3}));
   auto resumed = load_run(path("cut")).model->parameters();
   for (size_t i = 0; i < final_w.size(); ++i) EXPECT_TRUE(torch::equal(final_w[i], resumed[i])) << i;
 }

@@ -25,6 +25,7 @@
 #include "latentlab/progress.h"
 #include "latentlab/regularizers.h"
 #include "latentlab/report.h"
+#include "latentlab/run_folder.h"
 #include "latentlab/safetensors.h"
 #include "latentlab/train.h"
 #include "latentlab/weights.h"

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "latentlab/run_folder.h"
+
 namespace latentlab {
 
 /// Chart.js's source for `report` and `serve`: the file `path` when one is given (--chart-js), else
@@ -21,12 +23,8 @@ std::string chart_js_source(const std::string& path, const std::string& who);
 /// (chart_js_source).
 std::string make_report(const std::string& run_dir, const std::string& chart_js_path = "");
 
-/// The lines of a metrics.jsonl file that parse as JSON objects, in order. Blank lines are ignored;
-/// other lines that do not parse (a line still being written, a corrupt one) are skipped and
-/// counted in `skipped`. A missing file gives no lines.
 /// At most `most` of `lines` (steps.jsonl), evenly spread, the first and the last kept, for charts.
 nlohmann::json thin_steps(std::vector<nlohmann::json> lines, size_t most = 2000);
-std::vector<nlohmann::json> read_metrics(const std::string& path, int64_t* skipped = nullptr);
 
 /// Base64 of bytes (RFC 4648, with padding), for data URIs.
 std::string base64(const std::string& bytes);

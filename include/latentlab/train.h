@@ -18,6 +18,7 @@
 #include "latentlab/distributed.h"
 #include "latentlab/model.h"
 #include "latentlab/optim.h"
+#include "latentlab/run_folder.h"
 #include "latentlab/run_lock.h"
 #include "latentlab/weights.h"
 
@@ -58,8 +59,6 @@ LoadedModel load_model(const WeightsFile& file);
 /// with epoch > 0 the weights of checkpoint-<epoch> (kept by --keep-checkpoints). A missing epoch is an
 /// error that names the epochs the folder keeps.
 LoadedModel load_run(const std::string& run_dir, int64_t epoch = 0);
-/// The epochs of the checkpoint-<epoch> files in a run folder, ascending.
-std::vector<int64_t> kept_checkpoint_epochs(const std::string& run_dir);
 
 struct TrainResult {
   std::vector<nlohmann::json> metrics;  ///< one object per epoch (all epochs of the run)

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "latentlab/error.h"
+#include "latentlab/run_folder.h"
 
 namespace fs = std::filesystem;
 
@@ -17,7 +18,7 @@ namespace latentlab {
 
 namespace {
 
-std::string lock_path(const std::string& run_dir) { return (fs::path(run_dir) / ".lock").string(); }
+std::string lock_path(const std::string& run_dir) { return run_folder::file(run_dir, run_folder::kLock); }
 
 RunLock::Holder read_holder(int fd) {
   RunLock::Holder h;

@@ -15,6 +15,7 @@
 #include "latentlab/error.h"
 #include "latentlab/run_lock.h"
 #include "latentlab/report.h"
+#include "latentlab/run_folder.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -60,7 +61,7 @@ json read_json(const fs::path& p) {
 
 bool is_run_dir(const fs::path& p) {
   std::error_code ec;
-  return fs::is_directory(fs::symlink_status(p, ec)) && fs::is_regular_file(p / "config.json", ec);
+  return fs::is_directory(fs::symlink_status(p, ec)) && fs::is_regular_file(p / run_folder::kConfig, ec);
 }
 
 double now_seconds() {
@@ -71,11 +72,11 @@ double now_seconds() {
 // have no .lock file and count as running while a file changed in the last five minutes.
 std::string status_of(const fs::path& run, const std::vector<FileInfo>& files, double updated) {
   std::error_code ec;
-  bool lockable = fs::exists(run / ".lock", ec);
+  bool lockable = fs::exists(run / run_folder::kLock, ec);
   if (lockable && RunLock::holder(run.string())) return "running";
-  if (find(files, "model")) return "finished";
+  if (find(files, run_folder::kModel)) return "finished";
   if (!lockable && now_seconds() - updated < kRunningWindowSeconds) return "running";
-  return find(files, "checkpoint") ? "stopped" : "incomplete";
+  return find(files, run_folder::kCheckpoint) ? "stopped" : "incomplete";
 }
 
 json summary(const fs::path& run, const std::vector<FileInfo>& files, const json& config,
@@ -110,7 +111,7 @@ json summary(const fs::path& run, const std::vector<FileInfo>& files, const json
 // the files that may also be appended to (steps.jsonl, while an epoch runs) or rewritten in place.
 std::string change_key(const fs::path& run) {
   std::string key;
-  for (const fs::path& p : {run, run / "metrics.jsonl", run / "config.json", run / "steps.jsonl"}) {
+  for (const fs::path& p : {run, run / run_folder::kMetrics, run / run_folder::kConfig, run / run_folder::kSteps}) {
     struct stat st;
     if (::stat(p.c_str(), &st) == 0)
       key += std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_size) + ";";
@@ -159,7 +160,7 @@ json list_runs(const std::string& runs_dir) {
       }
     }
     auto files = scan(run);
-    json s = summary(run, files, read_json(run / "config.json"), read_metrics((run / "metrics.jsonl").string()));
+    json s = summary(run, files, read_json(run / run_folder::kConfig), read_metrics((run / run_folder::kMetrics).string()));
     std::lock_guard<std::mutex> lock(cache.mutex);
     if (cache.entries.size() > 10000) cache.entries.clear();
     cache.entries[run.string()] = {key, s, std::move(files)};
@@ -173,15 +174,15 @@ json run_details(const std::string& runs_dir, const std::string& name) {
   require(safe_component(name) && name.find('/') == std::string::npos && is_run_dir(run),
           "no run folder named '" + name + "' in " + runs_dir);
   auto files = scan(run);
-  json config = read_json(run / "config.json");
+  json config = read_json(run / run_folder::kConfig);
   int64_t skipped = 0;
-  auto metrics = read_metrics((run / "metrics.jsonl").string(), &skipped);
+  auto metrics = read_metrics((run / run_folder::kMetrics).string(), &skipped);
   json d = summary(run, files, config, metrics);
   d["config"] = config;
   d["metrics"] = metrics;
   d["skipped_lines"] = skipped;
-  d["steps"] = thin_steps(read_metrics((run / "steps.jsonl").string()));
-  d["eval"] = find(files, "eval.json") ? read_json(run / "eval.json") : json(nullptr);
+  d["steps"] = thin_steps(read_metrics((run / run_folder::kSteps).string()));
+  d["eval"] = find(files, run_folder::kEval) ? read_json(run / run_folder::kEval) : json(nullptr);
   // image grids by group: reconstruction-3.png is group "reconstruction", epoch 3
   static const std::regex numbered(R"((.+)-(\d+|latest)\.png)");
   json images = json::object();

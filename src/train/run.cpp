@@ -122,33 +122,19 @@ LoadedModel load_model(const WeightsFile& f) {
   return out;
 }
 
-std::vector<int64_t> kept_checkpoint_epochs(const std::string& run_dir) {
-  std::vector<int64_t> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(run_dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("checkpoint-", 0) != 0) continue;
-    const std::string digits = name.substr(11);
-    if (!digits.empty() && digits.size() < 10 && digits.find_first_not_of("0123456789") == std::string::npos)
-      out.push_back(std::stoll(digits));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 LoadedModel load_run(const std::string& run_dir, int64_t epoch) {
   namespace fs = std::filesystem;
   require(fs::is_directory(run_dir), run_dir + ": no such run folder");
   if (epoch > 0) {
-    fs::path kept = fs::path(run_dir) / ("checkpoint-" + std::to_string(epoch));
+    fs::path kept = run_folder::file(run_dir, run_folder::kept_checkpoint(epoch));
     if (fs::exists(kept)) return load_model_file(kept.string());
     std::string have;
-    for (int64_t e : kept_checkpoint_epochs(run_dir)) have += (have.empty() ? "" : ", ") + std::to_string(e);
+    for (int64_t e : run_folder::kept_checkpoint_epochs(run_dir)) have += (have.empty() ? "" : ", ") + std::to_string(e);
     throw Error("--epoch " + std::to_string(epoch) + ": " + run_dir + " keeps no checkpoint of that epoch; " +
                 (have.empty() ? std::string("it keeps none (train with --keep-checkpoints N or all to keep them)")
                               : "it keeps epochs " + have));
   }
-  fs::path model = fs::path(run_dir) / "model", checkpoint = fs::path(run_dir) / "checkpoint";
+  fs::path model = run_folder::file(run_dir, run_folder::kModel), checkpoint = run_folder::file(run_dir, run_folder::kCheckpoint);
   if (fs::exists(model)) return load_model_file(model.string());
   if (fs::exists(checkpoint)) {
     auto m = load_model_file(checkpoint.string());

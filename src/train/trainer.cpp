@@ -11,7 +11,7 @@
 #include "latentlab/error.h"
 #include "latentlab/io.h"
 #include "latentlab/progress.h"
-#include "latentlab/report.h"
+#include "latentlab/run_folder.h"
 #include "latentlab/run_lock.h"
 #include "latentlab/train.h"
 
@@ -31,7 +31,6 @@ Batch batch_for(const ModelImpl& model, Batcher& batcher, int64_t b) {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::string path_in(const std::string& dir, const std::string& name) { return (fs::path(dir) / name).string(); }
 
 // Sums of the named terms over an epoch, kept on the device (read once per epoch, no host syncs),
 // with the number of images each was measured on (a phase with every > 1 sees fewer).
@@ -262,10 +261,10 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
   const bool check_now = device_.is_cpu() || skip_mode;
   torch::Tensor first_bad = torch::full({}, -1, torch::TensorOptions(torch::kLong).device(device_));
   auto nonfinite_stop = [&](int64_t b, const std::string& what) {
-    bool saved = fs::exists(path_in(config_.out, "checkpoint"));
+    bool saved = fs::exists(run_folder::file(config_.out, run_folder::kCheckpoint));
     throw Error("epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " + std::to_string(batcher.batches()) +
                 ": " + what + " is not finite; training stopped. " +
-                (saved ? "The last good checkpoint is kept in " + path_in(config_.out, "checkpoint") + " (resume with --resume). "
+                (saved ? "The last good checkpoint is kept in " + run_folder::file(config_.out, run_folder::kCheckpoint) + " (resume with --resume). "
                        : std::string("No checkpoint had been written yet. ")) +
                 "Lower --lr, or pass --on-nonfinite skip to skip such batches.");
   };
@@ -274,7 +273,7 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
     if (bad >= 0) nonfinite_stop(bad, "the loss or a gradient");
   };
   std::vector<torch::Tensor> phase_loss(phases_.size());  // each phase's latest loss, for steps.jsonl
-  const std::string steps_path = path_in(config_.out, "steps.jsonl");
+  const std::string steps_path = run_folder::file(config_.out, run_folder::kSteps);
   auto t0 = Clock::now();
   int64_t b = first;
   bool stop = false;  // in a job: agreed by every rank through the gradient allreduce
@@ -387,18 +386,18 @@ void Trainer::write_images(int64_t epoch) {
   model_->eval();
   std::string e = std::to_string(epoch);
   if (model_->can_reconstruct())
-    write_reconstruction_grid(path_in(config_.out, "reconstruction-" + e + ".png"), fixed_x_,
+    write_reconstruction_grid(run_folder::file(config_.out, "reconstruction-" + e + ".png"), fixed_x_,
                               model_->reconstruct(fixed_x_));
-  write_png_grid(path_in(config_.out, "samples-" + e + ".png"), model_->decode(fixed_z_), 8);
+  write_png_grid(run_folder::file(config_.out, "samples-" + e + ".png"), model_->decode(fixed_z_), 8);
 }
 
 void Trainer::write_preview(const torch::Tensor& batch) {
   torch::NoGradGuard no_grad;
   model_->eval();
-  write_png_grid(path_in(config_.out, "samples-latest.png"), model_->decode(fixed_z_), 8);
+  write_png_grid(run_folder::file(config_.out, "samples-latest.png"), model_->decode(fixed_z_), 8);
   // a GAN's samples beside the real images of this batch (the seed's visdom pair)
   if (model_->has_critic() && batch.defined() && batch.size(0) > 0)
-    write_png_grid(path_in(config_.out, "real-latest.png"), batch.slice(0, 0, std::min<int64_t>(batch.size(0), config_.grid_images)), 8);
+    write_png_grid(run_folder::file(config_.out, "real-latest.png"), batch.slice(0, 0, std::min<int64_t>(batch.size(0), config_.grid_images)), 8);
   model_->train();
 }
 
@@ -435,15 +434,15 @@ void Trainer::save_checkpoint(int64_t epoch, const nlohmann::json& partial, cons
     for (size_t r = 0; r < rngs.size(); ++r) w.tensors.emplace_back("rng." + std::to_string(r), rngs[r]);
   }
   for (size_t i = 0; i < optims_.size(); ++i) optims_[i]->save(w, "optimizer." + phases_[i].name + ".");
-  atomic_write(path_in(config_.out, "checkpoint"), w.bytes());
+  atomic_write(run_folder::file(config_.out, run_folder::kCheckpoint), w.bytes());
   if (partial.is_null() && config_.keep_checkpoints != 0) keep_checkpoint(epoch);
 }
 
 void Trainer::keep_checkpoint(int64_t epoch) {
   // checkpoint-<epoch>: a hard link to the file just written (the next save renames a new file over
   // `checkpoint`, so the link keeps this one), made under a temporary name and renamed into place
-  const fs::path latest = path_in(config_.out, "checkpoint");
-  const fs::path kept = path_in(config_.out, "checkpoint-" + std::to_string(epoch));
+  const fs::path latest = run_folder::file(config_.out, run_folder::kCheckpoint);
+  const fs::path kept = run_folder::file(config_.out, run_folder::kept_checkpoint(epoch));
   const fs::path part = kept.string() + ".part";
   std::error_code ec;
   fs::remove(part, ec);
@@ -455,13 +454,13 @@ void Trainer::keep_checkpoint(int64_t epoch) {
     require(!ec, "cannot write " + kept.string() + " (" + ec.message() + ")");
   }
   if (config_.keep_checkpoints < 0) return;
-  auto epochs = kept_checkpoint_epochs(config_.out);
+  auto epochs = run_folder::kept_checkpoint_epochs(config_.out);
   for (size_t i = 0; i + config_.keep_checkpoints < epochs.size(); ++i)
-    fs::remove(path_in(config_.out, "checkpoint-" + std::to_string(epochs[i])), ec);
+    fs::remove(run_folder::file(config_.out, run_folder::kept_checkpoint(epochs[i])), ec);
 }
 
 int64_t Trainer::load_checkpoint(const std::string& bytes) {
-  std::string path = path_in(config_.out, "checkpoint");
+  std::string path = run_folder::file(config_.out, run_folder::kCheckpoint);
   try {
     WeightsFile f = WeightsFile::read(bytes, path);
     require(f.meta("kind") == "checkpoint", path + ": not a latentlab checkpoint");
@@ -476,7 +475,7 @@ int64_t Trainer::load_checkpoint(const std::string& bytes) {
       require(saved.is_object() && saved.contains(k) && saved[k] == mine[k],
               path + ": this checkpoint was written with " + k + " = " +
                   (saved.is_object() && saved.contains(k) ? saved[k].dump() : std::string("(missing)")) + ", but " +
-                  path_in(config_.out, "config.json") + " says " + mine[k].dump() +
+                  run_folder::file(config_.out, run_folder::kConfig) + " says " + mine[k].dump() +
                   "; the checkpoint belongs to another run. Restore that run's config.json or start a new run.");
     auto count = [&](const std::string& key, int64_t fallback) {
       const std::string v = f.meta(key);
@@ -514,12 +513,12 @@ int64_t Trainer::load_checkpoint(const std::string& bytes) {
 }
 
 int64_t Trainer::prepare(bool resume) {
-  const std::string config_path = path_in(config_.out, "config.json");
+  const std::string config_path = run_folder::file(config_.out, run_folder::kConfig);
   // everything that can refuse the run (data, model options) runs before the folder is made
   together([&] {
     if (writer()) {
       if (!resume)
-        require(!fs::exists(path_in(config_.out, "checkpoint")),
+        require(!fs::exists(run_folder::file(config_.out, run_folder::kCheckpoint)),
                 "--out " + config_.out + ": already holds a run; pass --resume " + config_.out + " to continue it or choose another --out");
       check_can_create(config_.out, "--out", true);
     }
@@ -535,14 +534,14 @@ int64_t Trainer::prepare(bool resume) {
     require(!ec, "--out " + config_.out + ": cannot create the run folder (" + ec.message() + ")");
     lock_ = std::make_unique<RunLock>(config_.out);  // held until run() returns or throws
     if (!resume) return;
-    if (!fs::exists(path_in(config_.out, "checkpoint"))) {
+    if (!fs::exists(run_folder::file(config_.out, run_folder::kCheckpoint))) {
       require(fs::exists(config_path), "--resume " + config_.out + ": no checkpoint and no config.json there; nothing to resume");
       // killed before its first checkpoint: nothing to keep, so the run starts over (same seed, same result)
       std::fprintf(log_, "resuming %s: no checkpoint was written yet, so training starts from epoch 1\n", config_.out.c_str());
       return;
     }
-    checkpoint = read_file(path_in(config_.out, "checkpoint"));
-    require(!checkpoint.empty(), path_in(config_.out, "checkpoint") + ": the file is empty; it is not a latentlab checkpoint");
+    checkpoint = read_file(run_folder::file(config_.out, run_folder::kCheckpoint));
+    require(!checkpoint.empty(), run_folder::file(config_.out, run_folder::kCheckpoint) + ": the file is empty; it is not a latentlab checkpoint");
   });
   if (group_) checkpoint = group_->broadcast_bytes(checkpoint);
   int64_t start = 0;
@@ -562,7 +561,7 @@ int64_t Trainer::prepare(bool resume) {
   }
   if (writer()) {
     // steps.jsonl keeps the lines of the batches the checkpoint holds (a fresh run starts it empty)
-    const std::string steps = path_in(config_.out, "steps.jsonl");
+    const std::string steps = run_folder::file(config_.out, run_folder::kSteps);
     if (fs::exists(steps)) {
       const int64_t upto = start * train_batches_->batches() + (partial_.is_object() ? partial_["next_batch"].get<int64_t>() : 0);
       std::string kept;
@@ -574,7 +573,7 @@ int64_t Trainer::prepare(bool resume) {
   }
   if (writer() && start > 0) {
     // Keep the metrics of the epochs the checkpoint holds.
-    for (auto& j : read_metrics(path_in(config_.out, "metrics.jsonl")))
+    for (auto& j : read_metrics(run_folder::file(config_.out, run_folder::kMetrics)))
       if (j.contains("epoch") && j["epoch"].is_number() && j["epoch"].get<double>() <= start) metrics_.push_back(std::move(j));
     if (partial_.is_object())
       std::fprintf(log_, "resuming %s in epoch %lld at batch %lld\n", config_.out.c_str(),
@@ -647,7 +646,7 @@ TrainResult Trainer::run(bool resume) {
     if (writer()) {
       std::string lines;
       for (auto& j : metrics_) lines += j.dump() + "\n";
-      atomic_write(path_in(config_.out, "metrics.jsonl"), lines);
+      atomic_write(run_folder::file(config_.out, run_folder::kMetrics), lines);
     }
     if (epoch % config_.image_every == 0 || epoch == config_.epochs) write_images(epoch);
     const bool saved = epoch % config_.save_every == 0 || epoch == config_.epochs;
@@ -666,7 +665,7 @@ TrainResult Trainer::run(bool resume) {
   }
   if (writer()) {
     model_->to(torch::kCPU);
-    atomic_write(path_in(config_.out, "model"), save_model_bytes(config_, shape_, *model_));
+    atomic_write(run_folder::file(config_.out, run_folder::kModel), save_model_bytes(config_, shape_, *model_));
     model_->to(device_);
   }
   return {metrics_, config_.out};

@@ -77,22 +77,6 @@ std::string table(const nlohmann::json& obj) {
 
 }  // namespace
 
-std::vector<nlohmann::json> read_metrics(const std::string& path, int64_t* skipped) {
-  std::vector<nlohmann::json> out;
-  int64_t bad = 0;
-  std::ifstream in(path, std::ios::binary);
-  for (std::string line; std::getline(in, line);) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.is_object())
-      out.push_back(std::move(j));
-    else
-      ++bad;
-  }
-  if (skipped) *skipped = bad;
-  return out;
-}
-
 nlohmann::json thin_steps(std::vector<nlohmann::json> lines, size_t most) {
   nlohmann::json out = nlohmann::json::array();
   const size_t stride = (lines.size() + most - 1) / std::max<size_t>(most, 1);
@@ -139,18 +123,18 @@ std::string chart_js_source(const std::string& path, const std::string& who) {
 
 std::string make_report(const std::string& run_dir, const std::string& chart_js_path) {
   fs::path run(run_dir);
-  require(fs::exists(run / "config.json"), "report: " + run_dir + " has no config.json; is it a latentlab run folder?");
+  require(fs::exists(run / run_folder::kConfig), "report: " + run_dir + " has no config.json; is it a latentlab run folder?");
   const std::string chart_js = chart_js_source(chart_js_path, "report");
-  auto config = nlohmann::json::parse(read_file((run / "config.json").string()), nullptr, false);
+  auto config = nlohmann::json::parse(read_file((run / run_folder::kConfig).string()), nullptr, false);
   require(!config.is_discarded() && config.is_object(),
-          "report: " + (run / "config.json").string() + " is not a JSON object of settings; is it a latentlab run folder?");
+          "report: " + (run / run_folder::kConfig).string() + " is not a JSON object of settings; is it a latentlab run folder?");
   // any field may have any type in a hand-edited or damaged file: read them as JSON, never converted
   auto field = [](const nlohmann::json& obj, const char* key) { return obj.contains(key) ? obj[key] : nlohmann::json(); };
   int64_t skipped = 0;
-  auto metrics = read_metrics((run / "metrics.jsonl").string(), &skipped);
+  auto metrics = read_metrics((run / run_folder::kMetrics).string(), &skipped);
   // every phase's loss against the step, from steps.jsonl (--log-every)
   nlohmann::json step_series = nlohmann::json::object();
-  for (const auto& line : thin_steps(read_metrics((run / "steps.jsonl").string())))
+  for (const auto& line : thin_steps(read_metrics((run / run_folder::kSteps).string())))
     if (line.contains("step") && line["step"].is_number())
       for (auto it = line.begin(); it != line.end(); ++it)
         if (it.value().is_number() && it.key() != "step" && it.key() != "epoch" && it.key() != "batch")
@@ -193,8 +177,8 @@ std::string make_report(const std::string& run_dir, const std::string& chart_js_
     h += "</tr>";
   }
   h += "</table>";
-  if (fs::exists(run / "eval.json")) {
-    auto ev = nlohmann::json::parse(read_file((run / "eval.json").string()), nullptr, false);
+  if (fs::exists(run / run_folder::kEval)) {
+    auto ev = nlohmann::json::parse(read_file((run / run_folder::kEval).string()), nullptr, false);
     h += "<h2>Evaluation (eval.json)</h2>" + (ev.is_discarded() ? std::string("<p>eval.json is not valid JSON</p>") : table(ev));
   }
   h += "<h2>Configuration</h2>" + table(config);

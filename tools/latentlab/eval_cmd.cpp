@@ -7,6 +7,7 @@
 #include "latentlab/error.h"
 #include "latentlab/eval.h"
 #include "latentlab/io.h"
+#include "latentlab/run_folder.h"
 #include "latentlab/train.h"
 
 namespace latentlab::cli {
@@ -65,7 +66,7 @@ void add_eval(CLI::App& app) {
                                           std::to_string(o.likelihood.images) + ")");
     o.reconstruction.seed = o.likelihood.seed = o.seed;
     // an earlier epoch's figures go beside the final model's, not into them
-    const std::string name = a->epoch > 0 ? "eval-epoch" + std::to_string(a->epoch) + ".json" : "eval.json";
+    const std::string name = a->epoch > 0 ? "eval-epoch" + std::to_string(a->epoch) + ".json" : run_folder::kEval;
     std::string out = a->out.empty() ? (std::filesystem::path(a->run) / name).string() : a->out;
     check_can_create(out, a->out.empty() ? name + " in the run folder (or -o)" : "-o");
     auto run = load_run(a->run, a->epoch);

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "latentlab/io.h"
 #include "latentlab/report.h"
+#include "latentlab/run_folder.h"
 
 namespace latentlab::cli {
 
@@ -17,7 +18,7 @@ void add_report(CLI::App& app) {
   cmd->add_option("-o,--out", a->out, "output file (default: <run>/report.html)");
   cmd->add_option("--chart-js", a->chart_js, "Chart.js UMD file to inline (default: the copy built into latentlab)");
   cmd->callback([a] {
-    std::string out = a->out.empty() ? (std::filesystem::path(a->run) / "report.html").string() : a->out;
+    std::string out = a->out.empty() ? run_folder::file(a->run, run_folder::kReport) : a->out;
     std::string html = make_report(a->run, a->chart_js);
     atomic_write(out, html);
     std::fprintf(stderr, "wrote %s (%.1f KiB)\n", out.c_str(), html.size() / 1024.0);

@@ -10,6 +10,7 @@
 #include "latentlab/distributed.h"
 #include "latentlab/error.h"
 #include "latentlab/presets.h"
+#include "latentlab/run_folder.h"
 #include "latentlab/signals.h"
 #include "latentlab/train.h"
 
@@ -114,7 +115,7 @@ TrainConfig resolve(const TrainArgs& a, std::string& recorded_out) {
           "--config cannot be given with --resume (the run's config.json fixes every setting)");
   if (!a.preset.empty()) base = config_from_json(preset(a.preset), base, "--preset " + a.preset);
   if (!a.resume.empty()) {
-    std::string path = (std::filesystem::path(a.resume) / "config.json").string();
+    std::string path = run_folder::file(a.resume, run_folder::kConfig);
     require(std::filesystem::exists(path), "--resume " + a.resume + ": no config.json there; is it a latentlab run folder?");
     base = load_config(path);
     recorded_out = base.out;
