@@ -10,7 +10,7 @@ class FlatAdamTest : public Seeded {
  protected:
   // Saves `from`'s state and loads it into `to`, through bytes.
   static void copy_state(const FlatAdam& from, FlatAdam& to) {
-    WeightsWriter w;
+    WeightsWriter w("checkpoint");
     from.save(w, "optimizer.x.");
     to.load(WeightsFile::read(w.bytes(), "state"), "optimizer.x.");
   }

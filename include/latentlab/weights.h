@@ -25,6 +25,9 @@ constexpr int64_t kWeightsFormat = 2;
 
 /// What is written into a weights file: metadata, then tensors in order.
 struct WeightsWriter {
+  /// Starts a file of `kind` ("model", "checkpoint", "classifier", "export"): the metadata every
+  /// latentlab file carries (format "pt" as safetensors.torch writes it, latentlab_format, kind).
+  explicit WeightsWriter(const std::string& kind);
   std::map<std::string, std::string> metadata;
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   /// Adds every parameter and buffer of `module` under `prefix` (e.g. "model.").

@@ -107,10 +107,7 @@ std::string classifier_path(const std::string& name, int64_t channels, int64_t s
 }
 
 void save_classifier(const TrainedClassifier& c, const std::string& path) {
-  WeightsWriter w;
-  w.metadata["format"] = "pt";
-  w.metadata["latentlab_format"] = std::to_string(kWeightsFormat);
-  w.metadata["kind"] = "classifier";
+  WeightsWriter w("classifier");
   w.metadata["dataset"] = c.dataset;
   w.metadata["accuracy"] = nlohmann::json(c.test_accuracy).dump();
   const auto& o = c.net->options;

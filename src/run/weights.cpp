@@ -19,6 +19,9 @@
 
 namespace latentlab {
 
+WeightsWriter::WeightsWriter(const std::string& kind)
+    : metadata{{"format", "pt"}, {"latentlab_format", std::to_string(kWeightsFormat)}, {"kind", kind}} {}
+
 void WeightsWriter::add_module(const std::string& prefix, const torch::nn::Module& module) {
   for (const auto& p : module.named_parameters()) tensors.emplace_back(prefix + p.key(), p.value());
   for (const auto& b : module.named_buffers()) tensors.emplace_back(prefix + b.key(), b.value());

@@ -55,10 +55,7 @@ torch::Device resolve_device(const std::string& name) {
 }
 
 WeightsWriter model_writer(const std::string& kind, const TrainConfig& c, const ImageShape& shape, ModelImpl& model) {
-  WeightsWriter w;
-  w.metadata["format"] = "pt";  // as safetensors.torch writes it: tensors in PyTorch's layout
-  w.metadata["latentlab_format"] = std::to_string(kWeightsFormat);
-  w.metadata["kind"] = kind;
+  WeightsWriter w(kind);
   w.metadata["config"] = to_json(c).dump();
   w.metadata["shape"] = nlohmann::json(std::vector<int64_t>{shape.channels, shape.height, shape.width}).dump();
   w.add_module("model.", model);
