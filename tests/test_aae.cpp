@@ -14,7 +14,7 @@ class AaeTest : public Seeded {
     c.model = "aae";
     c.hidden = {32};
     c.latent = 4;
-    c.prior = prior;
+    c.set("prior", prior);
     return std::dynamic_pointer_cast<AaeImpl>(ModelRegistry::create(c, ImageShape{1, 28, 28}));
   }
 };

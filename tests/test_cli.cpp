@@ -363,6 +363,27 @@ TEST_F(Cli, ImageLibrariesDoNotPrintTheirOwnErrors) {
   EXPECT_NE(r.output.find("--holdout 0 trains on all 1 image;"), std::string::npos) << r.output;
 }
 
+// train --help and models --verbose come from the settings table and the registries.
+TEST_F(Cli, HelpAndModelsListComeFromTheRegistries) {
+  auto r = run_cli("train --help");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* needle : {"weight of the KL term (beta-VAE); applies to vae; default: 1.0",
+                             "aae 100, ae 32, dcgan 64, gan 64, vae 128, others 128", "--no-shuffle", "--g-fresh-noise",
+                             "--hidden N,N,...", "--keep-checkpoints INT|all", "ae mean, vae image",
+                             "Model settings"})
+    EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
+  r = run_cli("models --verbose");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* needle : {"--posterior", "--prior", "fashion-mnist", "folder:<path>", "default folder: "})
+    EXPECT_NE(r.output.find(needle), std::string::npos) << needle << "\n" << r.output;
+  r = run_cli("train --model gan --ngf 0 --out " + path("bad"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--ngf must be in [1, 4096]"), std::string::npos) << r.output;
+  r = run_cli("train --hidden 64,x --out " + path("bad"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--hidden 64,x: expected a whole number"), std::string::npos) << r.output;
+}
+
 TEST_F(Cli, MissingRunFolder) {
   auto r = run_cli("sample " + path("nothing"));
   EXPECT_NE(r.code, 0);

@@ -123,8 +123,8 @@ TEST_F(FolderTest, TrainsAConvAutoencoderAndADcganOnAnRgbFolder) {
     c.image_size = 32;
     c.epochs = 1;
     c.batch_size = 16;
-    c.ngf = 8;
-    c.ndf = 8;
+    c.set("ngf", 8);
+    c.set("ndf", 8);
     c.latent = 8;
     c.threads = 1;
     c.grid_images = 4;

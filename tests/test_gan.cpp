@@ -16,8 +16,8 @@ class GanTest : public Seeded {
     TrainConfig c;
     c.model = model;
     c.arch = arch;
-    c.ngf = 8;
-    c.ndf = 8;
+    c.set("ngf", 8);
+    c.set("ndf", 8);
     c.latent = 16;
     c.hidden = {32, 64};
     return std::dynamic_pointer_cast<GanImpl>(ModelRegistry::create(c, s));
@@ -94,8 +94,8 @@ TEST_F(GanTest, MlpGanShapes) {
 TEST_F(GanTest, PhasesSplitTheNetworksAndFollowTheirPeriods) {
   TrainConfig c;
   c.model = "dcgan";
-  c.d_every = 1;
-  c.g_every = 5;
+  c.set("d_every", 1);
+  c.set("g_every", 5);
   auto m = ModelRegistry::create(c, ImageShape{1, 28, 28});
   auto g = std::dynamic_pointer_cast<GanImpl>(m);
   auto ph = m->phases();
@@ -169,10 +169,10 @@ TEST_F(GanTest, ResumedGanRunEndsWithTheWeightsOfAnUninterruptedOne) {
     c.data_dir = (dir / "data").string();
     c.epochs = epochs;
     c.batch_size = 32;
-    c.ngf = 8;
-    c.ndf = 8;
+    c.set("ngf", 8);
+    c.set("ndf", 8);
     c.latent = 16;
-    c.g_every = 2;
+    c.set("g_every", 2);
     c.threads = 1;
     c.grid_images = 8;
     c.preview_every = 3;
@@ -195,16 +195,16 @@ TEST_F(GanTest, ResumedGanRunEndsWithTheWeightsOfAnUninterruptedOne) {
 TEST_F(GanTest, PhasesCarryTheirOwnLearningRates) {
   TrainConfig c;
   c.model = "dcgan";
-  c.ngf = c.ndf = 8;
-  c.lr_g = 1e-3;
-  c.lr_d = 4e-4;
+  c.set("ngf", 8).set("ndf", 8);
+  c.set("lr_g", 1e-3);
+  c.set("lr_d", 4e-4);
   auto m = ModelRegistry::create(c, ImageShape{1, 28, 28});
   auto phases = m->phases();
   ASSERT_EQ(phases.size(), 2u);
   EXPECT_EQ(phases[0].name, "d");
   EXPECT_DOUBLE_EQ(phases[0].lr, 4e-4);
   EXPECT_DOUBLE_EQ(phases[1].lr, 1e-3);
-  c.lr_g = c.lr_d = 0;  // 0: the run's --lr
+  c.set("lr_g", 0).set("lr_d", 0);  // 0: the run's --lr
   auto plain = ModelRegistry::create(c, ImageShape{1, 28, 28})->phases();
   EXPECT_EQ(plain[0].lr, 0.0);
   EXPECT_EQ(plain[1].lr, 0.0);
@@ -217,9 +217,9 @@ TEST_F(GanTest, FreshNoiseDrawsNewCodesForTheGeneratorStep) {
   auto g_loss = [&](bool fresh, torch::Tensor* next_draw) {
     TrainConfig c;
     c.model = "dcgan";
-    c.ngf = c.ndf = 8;
+    c.set("ngf", 8).set("ndf", 8);
     c.latent = 16;
-    c.g_fresh_noise = fresh;
+    c.set("g_fresh_noise", fresh);
     torch::manual_seed(5);
     auto m = ModelRegistry::create(c, ImageShape{1, 28, 28});
     torch::manual_seed(6);

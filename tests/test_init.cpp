@@ -12,7 +12,7 @@ class InitTest : public Seeded {
   Model dcgan(const std::string& init) {
     TrainConfig c;
     c.model = "dcgan";
-    c.ngf = c.ndf = 16;
+    c.set("ngf", 16).set("ndf", 16);
     c.init = init;
     return ModelRegistry::create(c, ImageShape{3, 96, 96});  // the anime seed's NetG/NetD
   }
@@ -80,7 +80,7 @@ TEST_F(InitTest, TheSameSeedGivesTheSameWeightsAndAnUnknownSchemeIsRefused) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i]));
   TrainConfig c;
   c.init = "he";
-  EXPECT_ERROR_WITH(validate(c), "--init he: choose default (PyTorch's), dcgan or glorot");
+  EXPECT_ERROR_WITH(validate(c), "--init he: choose default, dcgan or glorot");
 }
 
 }  // namespace latentlab::test

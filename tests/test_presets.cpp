@@ -163,7 +163,7 @@ TEST_F(Presets, DcganSeedTrainsOnEveryImageOfAFolderInFullBatches) {
   auto c = config_from_json(preset("dcgan-seed"), {}, "dcgan-seed");
   c.dataset = "folder:" + path("anime");
   c.epochs = 1;
-  c.ngf = c.ndf = 8;  // small nets: the settings under test are the data's
+  c.set("ngf", 8).set("ndf", 8);  // small nets: the settings under test are the data's
   c.threads = 1;
   c.out = path("run");
   std::string log_path = path("log.txt");
@@ -179,7 +179,7 @@ TEST_F(Presets, DcganSeedTrainsOnEveryImageOfAFolderInFullBatches) {
   EXPECT_TRUE(fs::exists(dir / "run" / "checkpoint-1")) << "the seed keeps every saved epoch";
   auto saved = load_config(path("run/config.json"));
   EXPECT_EQ(saved.init, "default");
-  EXPECT_TRUE(saved.g_fresh_noise);
+  EXPECT_TRUE(saved.get<bool>("g_fresh_noise"));
 }
 
 }  // namespace latentlab::test

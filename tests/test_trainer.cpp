@@ -278,8 +278,8 @@ class LabelledImpl : public ModelImpl {
 };
 
 TEST_F(TrainerTest, AModelThatUsesLabelsGetsEachBatchsLabelsAndOthersGetNone) {
-  ModelRegistry::add("labels-test", "test only", nlohmann::json::object(),
-                     [](const TrainConfig&, const ImageShape& s) -> Model { return std::make_shared<LabelledImpl>(s.pixels()); }, {});
+  ModelRegistry::add({"labels-test", "test only",
+                      [](const TrainConfig&, const ImageShape& s) -> Model { return std::make_shared<LabelledImpl>(s.pixels()); }});
   LabelledImpl::seen = LabelledImpl::mismatches = 0;
   auto c = config("labelled", 2);
   c.model = "labels-test";
@@ -352,11 +352,9 @@ class NumericsTest : public TrainerTest {
  protected:
   // registers trouble-test with this behaviour; the config trains it for `epochs`
   TrainConfig trouble(const std::string& out, int64_t epochs, const std::string& mode, int64_t bad_epoch, int64_t bad_batch) {
-    ModelRegistry::add("trouble-test", "test only", nlohmann::json::object(),
-                       [=](const TrainConfig&, const ImageShape& s) -> Model {
-                         return std::make_shared<TroubleImpl>(s.pixels(), mode, bad_epoch, bad_batch);
-                       },
-                       {});
+    ModelRegistry::add({"trouble-test", "test only", [=](const TrainConfig&, const ImageShape& s) -> Model {
+                          return std::make_shared<TroubleImpl>(s.pixels(), mode, bad_epoch, bad_batch);
+                        }});
     auto c = config(out, epochs);
     c.model = "trouble-test";
     return c;
@@ -520,7 +518,7 @@ TEST_F(TrainerTest, SettingsThatMeanNothingForTheModelAreRefused) {
   EXPECT_ERROR_WITH(check_settings_apply(c), "--contractive does not apply to --model gan; it applies to ae, vae");
   c = TrainConfig{};
   c.model = "vae";
-  c.prior = "mixture";
+  c.set("prior", "mixture");
   EXPECT_ERROR_WITH(check_settings_apply(c), "--prior does not apply to --model vae; it applies to aae");
   c = TrainConfig{};
   c.model = "dcgan";
@@ -536,7 +534,7 @@ TEST_F(TrainerTest, SettingsThatMeanNothingForTheModelAreRefused) {
   EXPECT_NO_THROW(check_settings_apply(c));
   c = TrainConfig{};
   c.model = "gan";
-  c.d_every = 2;
+  c.set("d_every", 2);
   EXPECT_NO_THROW(check_settings_apply(c));
 }
 
@@ -567,7 +565,7 @@ TEST_F(TrainerTest, GansLogEveryPhasesLossToStepsJsonlEvery20BatchesAndResumeKee
   c.model = "gan";
   c.hidden = {32};
   c.batch_size = 8;  // 512 images: 64 batches per epoch, lines at 20, 40, 60
-  c.g_every = 2;
+  c.set("g_every", 2);
   c.preview_every = 32;
   Trainer(c, quiet()).run();
   auto lines = read_metrics(path("gan/steps.jsonl"));

@@ -96,7 +96,7 @@ TEST_F(Vae, HandWrittenStepMatchesAutograd) {
     if (v == "mse") c.loss = "mse";
     if (v == "noise") c.noise = "gaussian:0.3";
     if (v.rfind("beta", 0) == 0) {
-      c.beta = 0.3;
+      c.set("beta", 0.3);
       c.activation = "elu";
       c.hidden = {12, 8};
     }
@@ -117,7 +117,7 @@ TEST_F(Vae, HandWrittenStepOnlyWhereItApplies) {
   };
   TrainConfig c;
   EXPECT_TRUE(fused(c));
-  c.posterior = "relu-sigma";
+  c.set("posterior", "relu-sigma");
   EXPECT_FALSE(fused(c));
   c = {};
   c.dropout = 0.2;
@@ -135,7 +135,7 @@ TEST_F(Vae, HandWrittenStepOnlyWhereItApplies) {
   c = {};
   c.hidden = {8};
   c.latent = 2;
-  c.posterior = "relu-sigma";
+  c.set("posterior", "relu-sigma");
   auto r = ModelRegistry::create(c, ImageShape{1, 28, 28});
   r->losses_and_gradients(0, torch::rand({3, 1, 28, 28}));
   for (auto& p : r->parameters()) EXPECT_TRUE(p.grad().defined());
@@ -145,8 +145,8 @@ TEST_F(Vae, BetaWarmUpAndGaussianLikelihood) {
   TrainConfig c;
   c.hidden = {16};
   c.latent = 3;
-  c.beta = 4;
-  c.kl_warmup = 4;
+  c.set("beta", 4);
+  c.set("kl_warmup", 4);
   auto m = std::dynamic_pointer_cast<VaeImpl>(ModelRegistry::create(c, ImageShape{1, 28, 28}));
   m->set_epoch(1);
   EXPECT_DOUBLE_EQ(m->kl_weight(), 1.0);
@@ -163,8 +163,8 @@ TEST_F(Vae, BetaWarmUpAndGaussianLikelihood) {
   EXPECT_EQ(e.terms[2].first, "mse");
 
   c.loss = "mse";
-  c.beta = 1;
-  c.kl_warmup = 0;
+  c.set("beta", 1);
+  c.set("kl_warmup", 0);
   auto g = std::dynamic_pointer_cast<VaeImpl>(ModelRegistry::create(c, ImageShape{1, 28, 28}));
   torch::manual_seed(5);
   auto lg = g->losses(0, x);
@@ -209,7 +209,7 @@ TEST_F(Vae, TanhOutputIsSeed002sVaeOnImagesScaledToPlusMinusOne) {
   c.hidden = {32};
   c.latent = 4;
   c.loss = "mse";
-  c.output = "tanh";
+  c.set("output", "tanh");
   auto m = std::dynamic_pointer_cast<VaeImpl>(ModelRegistry::create(c, ImageShape{1, 28, 28}));
   ASSERT_TRUE(m);
   EXPECT_FALSE(m->fused_step_applies());

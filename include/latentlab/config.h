@@ -1,6 +1,9 @@
 #pragma once
 // The resolved settings of a training run: one struct, read from flags or a JSON config file,
-// validated before any work starts, and saved as config.json in the run folder.
+// validated before any work starts, and saved as config.json in the run folder. The run's own
+// settings (data, optimiser, schedule, outputs, device) and those shared by several models are
+// members; a model's own settings live in `model_settings`, declared by the model's registry entry.
+// settings.h holds the table that describes every setting once (flag, help, default, checks).
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -25,8 +28,6 @@ struct TrainConfig {
   bool shuffle = true;             ///< reshuffle the training images every epoch (--no-shuffle: the file's order)
   bool drop_last = false;          ///< leave out the last batch of an epoch when it is not full (PyTorch's drop_last)
   double lr = 0;                   ///< Adam learning rate; 0: the model's default (1e-3; GANs 2e-4)
-  double lr_g = 0;                 ///< GANs: the generator's learning rate; 0: lr
-  double lr_d = 0;                 ///< GANs: the discriminator's learning rate; 0: lr
   double beta1 = -1;               ///< Adam beta1; negative: the model's default (0.9; GANs 0.5)
   uint64_t seed = 0;               ///< fixes initialisation, shuffling and sampling
   int64_t threads = 0;             ///< intra-op threads; 0: all cores
@@ -43,8 +44,6 @@ struct TrainConfig {
                                         ///< reduction='sum') | image (summed over each image, averaged over the batch);
                                         ///< empty: the model's default (ae mean, vae image). Metrics are always per image
                                         ///< (vae) or per pixel (ae), whatever the reduction.
-  std::string output = "sigmoid";       ///< vae: decoder output sigmoid (images in [0, 1]) | tanh (inputs scaled to
-                                        ///< [-1, 1] as by Normalize(0.5, 0.5), MSE on that scale; needs --loss mse)
   std::string init;                     ///< weight initialisation: default (PyTorch's: kaiming-uniform, a = sqrt(5)) |
                                         ///< dcgan (N(0, 0.02), batch-norm scales N(1, 0.02), zero biases) | glorot
                                         ///< (Glorot-uniform weights, zero biases: TensorFlow's); empty: the model's
@@ -55,19 +54,6 @@ struct TrainConfig {
   std::string sparsity;                 ///< <rho>:<weight>: KL sparsity penalty toward mean activation rho
   double contractive = 0;               ///< weight of ||J_encoder(x)||_F^2
   double dropout = 0;                   ///< dropout probability on hidden layers (training only)
-  // VAE
-  double beta = 1;                      ///< weight of the KL term (beta-VAE)
-  int64_t kl_warmup = 0;                ///< epochs over which the KL weight rises linearly to beta
-  std::string posterior = "logvar";     ///< logvar: encoder outputs mean and log-variance; relu-sigma: the first seed's
-                                        ///< encoder, whose activated output splits into mean and sigma
-  // GANs and the adversarial autoencoder
-  int64_t ngf = 64;                     ///< feature maps of the DCGAN generator's last hidden layer
-  int64_t ndf = 64;                     ///< feature maps of the DCGAN discriminator's first layer
-  int64_t d_every = 1;                  ///< train the discriminator on batches whose index is a multiple of this
-  int64_t g_every = 1;                  ///< train the generator on batches whose index is a multiple of this
-  bool g_fresh_noise = false;           ///< the generator's step draws new codes (as the anime seed) instead of reusing
-                                        ///< the fakes of the discriminator's step on the same batch
-  std::string prior = "gaussian";       ///< aae: gaussian N(0, I) | mixture (10 Gaussians on a circle in the first two dimensions)
   // outputs
   int64_t image_every = 1;         ///< write reconstruction/sample grids every N epochs (and after the last)
   int64_t grid_images = 64;        ///< images per sample grid
@@ -79,6 +65,19 @@ struct TrainConfig {
   // numerics
   std::string on_nonfinite = "stop";  ///< a batch whose loss or gradient is NaN or infinite: stop (keep the last good
                                       ///< checkpoint) | skip (no update; counted as skipped_batches in metrics.jsonl)
+  // the settings a model declares itself (its registry entry's `settings`: the VAE's beta, a GAN's
+  // ngf, ...), by config.json key; a key not given here has the default its model declares
+  nlohmann::json model_settings = nlohmann::json::object();
+
+  /// A model's own setting: the value given, or its declared default. Throws latentlab::Error for a
+  /// key that no registered model declares.
+  template <class T>
+  T get(const std::string& key) const { return setting_json(key).template get<T>(); }
+  const nlohmann::json& setting_json(const std::string& key) const;
+  /// Sets any setting by its config.json key, with config.json's type checks (config_from_json).
+  template <class T>
+  TrainConfig& set(const std::string& key, const T& value) { return set_json(key, nlohmann::json(value)); }
+  TrainConfig& set_json(const std::string& key, const nlohmann::json& value);
 };
 
 /// Checks every field; throws latentlab::Error naming the flag and the accepted values.

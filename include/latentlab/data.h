@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,11 +37,14 @@ struct Dataset {
 
 enum class Split { train, test };
 
-/// Names accepted by --dataset.
+/// Names of the IDX datasets --dataset accepts (mnist, fashion-mnist).
 const std::vector<std::string>& dataset_names();
 
 /// The folder a dataset is looked for in when --data-dir is not given.
 std::string default_data_dir(const std::string& dataset);
+
+/// Throws latentlab::Error naming the datasets --dataset accepts when `dataset` is none of them.
+void check_dataset_name(const std::string& dataset);
 
 /// Loads one split of an IDX dataset from `dir`, which holds the four standard file names
 /// (train-images-idx3-ubyte, ..., each plain or with .gz). Checks that image and label counts agree.
@@ -68,6 +72,27 @@ struct Splits {
 /// sub-folder. With too few images for a holdout the test split is the training split (said on `log`).
 /// Errors name the folder: missing, not a folder, no images, every file undecodable, too big for memory.
 Splits load_image_folder(const FolderOptions& o, std::FILE* log = stderr);
+
+/// One dataset --dataset accepts. The IDX datasets register in src/data/dataset.cpp, one line each;
+/// image folders in src/data/folder.cpp. A name ending in ':' takes a path (folder:<path>).
+struct DatasetEntry {
+  std::string name;
+  std::string help;  ///< one line for `latentlab models --verbose` and errors
+  /// The folder used without --data-dir; null for datasets named by a path.
+  std::function<std::string()> default_dir = nullptr;
+  /// Both splits, from `data_dir` (empty: c.data_dir, then default_dir()).
+  std::function<Splits(const TrainConfig& c, const std::string& data_dir, std::FILE* log)> load;
+};
+
+/// Maps --dataset names to their entries.
+class DatasetRegistry {
+ public:
+  static bool add(DatasetEntry entry);
+  /// The entry of `dataset` (for folder:<path>, the folder: entry); throws latentlab::Error naming the
+  /// known datasets otherwise.
+  static const DatasetEntry& find(const std::string& dataset);
+  static std::vector<const DatasetEntry*> entries();
+};
 
 /// Both splits of the dataset a run's settings name (IDX dataset or image folder); --train-images
 /// keeps the first N training images. `data_dir` overrides c.data_dir when not empty.

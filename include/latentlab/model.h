@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "latentlab/config.h"
+#include "latentlab/settings.h"
 
 namespace latentlab {
 
@@ -107,23 +108,39 @@ class ModelImpl : public torch::nn::Module {
 };
 using Model = std::shared_ptr<ModelImpl>;
 
-/// Maps --model names to factories. Each model file defines a `register_<name>()` function that calls
-/// ModelRegistry::add; src/models/builtin.cpp lists them, one line per model.
+/// Everything latentlab knows of a model, in one registry entry (the model's source file builds it
+/// in its register_<name>() function; src/models/builtin.cpp calls those, one line per model).
+struct ModelEntry {
+  using Factory = std::function<Model(const TrainConfig&, const ImageShape&)>;
+  std::string name;     ///< --model
+  std::string summary;  ///< one line for `latentlab models`
+  Factory factory;      ///< builds the model from settings whose defaults are filled in and checked
+  /// Its values for the shared settings it leaves unset to the model (batch_size, hidden, loss, ...).
+  nlohmann::json defaults = nlohmann::json::object();
+  /// The shared model settings (members of TrainConfig that some model reads: arch, hidden, noise, ...)
+  /// it reads; any other such setting given with this model is refused (check_settings_apply).
+  std::vector<std::string> reads = {};
+  /// Its own settings, kept in TrainConfig::model_settings; two models may declare the same row.
+  std::vector<Setting> settings = {};
+  /// Checks that span several settings (each row checks itself), run before anything is created.
+  std::function<void(const TrainConfig&)> check = nullptr;
+};
+
+/// Maps --model names to their entries.
 class ModelRegistry {
  public:
-  using Factory = std::function<Model(const TrainConfig&, const ImageShape&)>;
-  /// `defaults` holds the settings the model picks when they are left unset (batch_size, hidden, loss);
-  /// `reads` names the model-specific settings (config.json keys) the model uses: any other such
-  /// setting given with this model is refused (check_settings_apply).
-  static bool add(const std::string& name, const std::string& summary, nlohmann::json defaults, Factory f,
-                  std::vector<std::string> reads);
+  using Factory = ModelEntry::Factory;
+  static bool add(ModelEntry entry);
   static bool has(const std::string& name);
-  static const std::vector<std::string>& reads(const std::string& name);
-  static const nlohmann::json& defaults(const std::string& name);
+  /// The entry of a registered model; throws latentlab::Error naming the known models otherwise.
+  static const ModelEntry& entry(const std::string& name);
+  static const std::vector<std::string>& reads(const std::string& name) { return entry(name).reads; }
+  static const nlohmann::json& defaults(const std::string& name) { return entry(name).defaults; }
   /// Builds the model named by c.model (its defaults filled in); throws latentlab::Error for an unknown
   /// name or bad options.
   static Model create(const TrainConfig& c, const ImageShape& shape);
   static std::vector<std::pair<std::string, std::string>> list();  ///< names with one-line summaries
+  static std::vector<const ModelEntry*> entries();                 ///< every entry, by name
   static std::string names_joined();
 };
 

@@ -13,22 +13,34 @@ namespace {
 struct IdxDatasetInfo {
   std::string name;
   std::string fetch_hint;
+  std::string system_dir;  ///< where a Debian package installs it (empty: none)
 };
 
 const std::vector<IdxDatasetInfo>& idx_datasets() {
   static const std::vector<IdxDatasetInfo> infos = {
-      {"mnist", "run `bash scripts/fetch_data.sh` (fetches MNIST into data/mnist)"},
-      {"fashion-mnist", "run `apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist)"},
+      {"mnist", "run `bash scripts/fetch_data.sh` (fetches MNIST into data/mnist)", ""},
+      {"fashion-mnist", "run `apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist)",
+       "/usr/share/datasets/fashion-mnist"},
   };
   return infos;
+}
+
+std::vector<DatasetEntry>& dataset_table() {
+  static std::vector<DatasetEntry> t;
+  return t;
+}
+
+std::string known_datasets() {
+  std::string known;
+  for (const auto* e : DatasetRegistry::entries())
+    known += (known.empty() ? "" : ", ") + e->name + (e->name.back() == ':' ? "<path>" : "");
+  return known;
 }
 
 const IdxDatasetInfo& find_info(const std::string& dataset) {
   for (const auto& i : idx_datasets())
     if (i.name == dataset) return i;
-  std::string known;
-  for (const auto& n : dataset_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error("--dataset " + dataset + ": unknown dataset; choose one of " + known);
+  throw Error("--dataset " + dataset + ": unknown dataset; choose one of " + known_datasets());
 }
 
 // The file for `base` in dir: plain or .gz, with the two spellings in circulation.
@@ -55,12 +67,70 @@ const std::vector<std::string>& dataset_names() {
 }
 
 std::string default_data_dir(const std::string& dataset) {
-  find_info(dataset);
-  if (const char* env = std::getenv("LATENTLAB_DATA")) return (fs::path(env) / dataset).string();
-  if (dataset == "fashion-mnist") return "/usr/share/datasets/fashion-mnist";
-  if (fs::exists(fs::path("data") / dataset)) return (fs::path("data") / dataset).string();
-  return (fs::path(LATENTLAB_DEFAULT_DATA_ROOT) / dataset).string();
+  const auto& e = DatasetRegistry::find(dataset);
+  require(e.default_dir != nullptr, "--dataset " + dataset + " names its own folder; it has no default data folder");
+  return e.default_dir();
 }
+
+void register_folder_dataset();
+
+// Registers the built-in datasets once, before any other look-up or registration (the registry is
+// filled at start-up, from one thread).
+void link_builtin_datasets() {
+  static bool linked = false;
+  if (linked) return;
+  linked = true;
+  {
+    for (const auto& info : idx_datasets())
+      DatasetRegistry::add({info.name, "IDX files (plain or .gz): 60,000 training and 10,000 test images, 28x28 grayscale; " +
+                                           info.fetch_hint,
+                            [info] {
+                              if (const char* env = std::getenv("LATENTLAB_DATA")) return (fs::path(env) / info.name).string();
+                              if (!info.system_dir.empty()) return info.system_dir;
+                              if (fs::exists(fs::path("data") / info.name)) return (fs::path("data") / info.name).string();
+                              return (fs::path(LATENTLAB_DEFAULT_DATA_ROOT) / info.name).string();
+                            },
+                            [name = info.name](const TrainConfig&, const std::string& dir, std::FILE*) {
+                              Splits s;
+                              s.train = load_idx_dataset(name, dir, Split::train);
+                              s.test = load_idx_dataset(name, dir, Split::test);
+                              return s;
+                            }});
+    register_folder_dataset();
+  }
+}
+
+bool DatasetRegistry::add(DatasetEntry entry) {
+  link_builtin_datasets();  // the built-in ones come first, whoever registers first
+  auto& t = dataset_table();
+  for (auto& e : t)
+    if (e.name == entry.name) {
+      e = std::move(entry);
+      return true;
+    }
+  t.push_back(std::move(entry));
+  return true;
+}
+
+std::vector<const DatasetEntry*> DatasetRegistry::entries() {
+  link_builtin_datasets();
+  std::vector<const DatasetEntry*> out;
+  for (const auto& e : dataset_table()) out.push_back(&e);
+  return out;
+}
+
+const DatasetEntry& DatasetRegistry::find(const std::string& dataset) {
+  for (const auto* e : entries()) {
+    bool prefix = e->name.back() == ':';
+    if (prefix ? dataset.rfind(e->name, 0) == 0 : dataset == e->name) {
+      require(!prefix || dataset.size() > e->name.size(), "--dataset " + e->name + "<path>: the path is missing");
+      return *e;
+    }
+  }
+  throw Error("--dataset " + dataset + ": unknown dataset; choose one of " + known_datasets());
+}
+
+void check_dataset_name(const std::string& dataset) { DatasetRegistry::find(dataset); }
 
 Dataset load_idx_dataset(const std::string& dataset, const std::string& dir_in, Split split) {
   const auto& info = find_info(dataset);

@@ -183,21 +183,23 @@ Splits load_image_folder(const FolderOptions& o, std::FILE* log) {
   return out;
 }
 
+void register_folder_dataset() {
+  DatasetRegistry::add({"folder:",
+                        "PNG, JPEG and BMP images under <path>, recursively; labels from the sub-folders; --image-size, "
+                        "--channels, --holdout, --strict",
+                        nullptr, [](const TrainConfig& c, const std::string&, std::FILE* log) {
+                          FolderOptions o;
+                          o.path = folder_path(c);
+                          o.channels = c.channels ? c.channels : o.channels;
+                          o.image_size = c.image_size ? c.image_size : o.image_size;
+                          o.strict = c.strict;
+                          o.holdout = c.holdout;
+                          return load_image_folder(o, log);
+                        }});
+}
+
 Splits load_splits(const TrainConfig& c, std::FILE* log, const std::string& data_dir) {
-  Splits s;
-  if (is_folder_dataset(c)) {
-    FolderOptions o;
-    o.path = folder_path(c);
-    o.channels = c.channels ? c.channels : 3;
-    o.image_size = c.image_size ? c.image_size : 64;
-    o.strict = c.strict;
-    o.holdout = c.holdout;
-    s = load_image_folder(o, log);
-  } else {
-    const std::string& dir = data_dir.empty() ? c.data_dir : data_dir;
-    s.train = load_idx_dataset(c.dataset, dir, Split::train);
-    s.test = load_idx_dataset(c.dataset, dir, Split::test);
-  }
+  Splits s = DatasetRegistry::find(c.dataset).load(c, data_dir.empty() ? c.data_dir : data_dir, log);
   if (c.train_images > 0 && c.train_images < s.train.size()) {
     s.train.images = s.train.images.slice(0, 0, c.train_images);
     s.train.labels = s.train.labels.slice(0, 0, c.train_images);

@@ -85,18 +85,24 @@ LossTerms AaeImpl::eval_losses(const Batch& batch) {
 }
 
 void register_aae() {
-  ModelRegistry::add("aae", "adversarial autoencoder: MLP encoder/decoder 784-512-512-8, a code discriminator, --prior gaussian|mixture",
-                     {{"batch_size", 100}, {"hidden", {512, 512}}, {"latent", 8}, {"loss", "bce"}, {"lr", 1e-3}, {"beta1", 0.5}},
-                     [](const TrainConfig& c, const ImageShape& shape) -> Model {
-                       return std::make_shared<AaeImpl>(AaeOptions(shape)
-                                                            .latent(c.latent)
-                                                            .arch(c.arch)
-                                                            .hidden(c.hidden)
-                                                            .activation(c.activation)
-                                                            .loss(c.loss)
-                                                            .prior(c.prior));
-                     },
-                     {"arch", "hidden", "activation", "loss", "prior"});
+  const AaeOptions d{ImageShape{}};
+  ModelEntry e;
+  e.name = "aae";
+  e.summary = "adversarial autoencoder: MLP encoder/decoder 784-512-512-8, a code discriminator, --prior gaussian|mixture";
+  e.defaults = {{"batch_size", 100}, {"hidden", d.hidden()}, {"latent", d.latent()}, {"loss", d.loss()}, {"lr", 1e-3}, {"beta1", 0.5}};
+  e.reads = {"arch", "hidden", "activation", "loss"};
+  e.settings = {{"prior", "the prior the codes are matched to: gaussian N(0, I) | mixture (10 Gaussians on a circle in the "
+                          "first two dimensions)", {}, d.prior(), nullptr, {"gaussian", "mixture"}}};
+  e.factory = [](const TrainConfig& c, const ImageShape& shape) -> Model {
+    return std::make_shared<AaeImpl>(AaeOptions(shape)
+                                         .latent(c.latent)
+                                         .arch(c.arch)
+                                         .hidden(c.hidden)
+                                         .activation(c.activation)
+                                         .loss(c.loss)
+                                         .prior(c.get<std::string>("prior")));
+  };
+  ModelRegistry::add(std::move(e));
 }
 
 }  // namespace latentlab

@@ -71,12 +71,13 @@ LossTerms AutoencoderImpl::eval_losses(const Batch& batch) {
 }
 
 void register_ae() {
-  ModelRegistry::add("ae", "the seeds' MLP autoencoder (784-256-64-20, MSE); --noise/--l1/--sparsity/--contractive/--dropout",
-                     {{"batch_size", 32}, {"hidden", {256, 64}}, {"loss", "mse"}, {"loss_reduction", "mean"}},
-                     [](const TrainConfig& c, const ImageShape& shape) -> Model {
-                       return std::make_shared<AutoencoderImpl>(c, shape);
-                     },
-                     {"arch", "hidden", "activation", "loss", "loss_reduction", "dropout", "noise", "l1", "sparsity", "contractive"});
+  ModelEntry e;
+  e.name = "ae";
+  e.summary = "the seeds' MLP autoencoder (784-256-64-20, MSE); --noise/--l1/--sparsity/--contractive/--dropout";
+  e.defaults = {{"batch_size", 32}, {"hidden", {256, 64}}, {"loss", "mse"}, {"loss_reduction", "mean"}};
+  e.reads = {"arch", "hidden", "activation", "loss", "loss_reduction", "dropout", "noise", "l1", "sparsity", "contractive"};
+  e.factory = [](const TrainConfig& c, const ImageShape& shape) -> Model { return std::make_shared<AutoencoderImpl>(c, shape); };
+  ModelRegistry::add(std::move(e));
 }
 
 }  // namespace latentlab

@@ -96,34 +96,67 @@ Model make_gan(const TrainConfig& c, const ImageShape& shape, const std::string&
                                        .nz(c.latent)
                                        .arch(c.arch)
                                        .hidden(c.hidden)
-                                       .ngf(c.ngf)
-                                       .ndf(c.ndf)
-                                       .d_every(c.d_every)
-                                       .g_every(c.g_every)
-                                       .lr_g(c.lr_g)
-                                       .lr_d(c.lr_d)
-                                       .fresh_noise(c.g_fresh_noise),
+                                       .ngf(c.get<int64_t>("ngf"))
+                                       .ndf(c.get<int64_t>("ndf"))
+                                       .d_every(c.get<int64_t>("d_every"))
+                                       .g_every(c.get<int64_t>("g_every"))
+                                       .lr_g(c.get<double>("lr_g"))
+                                       .lr_d(c.get<double>("lr_d"))
+                                       .fresh_noise(c.get<bool>("g_fresh_noise")),
                                    kind);
+}
+
+// The settings both GANs own; their defaults are GanOptions'.
+std::vector<Setting> gan_settings() {
+  const GanOptions d{ImageShape{}};
+  auto in_range = [](const char* key, double lo, double hi, const char* what) {
+    return [=](const TrainConfig& c) {
+      double v = c.get<double>(key);
+      require(v >= lo && v < hi, flag_for(key) + " must be " + what);
+    };
+  };
+  return {
+      {"ngf", "dcgan: feature maps of the generator's last hidden layer", {}, d.ngf(), nullptr, {},
+       in_range("ngf", 1, 4097, "in [1, 4096]")},
+      {"ndf", "dcgan: feature maps of the discriminator's first layer", {}, d.ndf(), nullptr, {},
+       in_range("ndf", 1, 4097, "in [1, 4096]")},
+      {"d_every", "train the discriminator on batches whose index is a multiple of N (the anime seed's d_every)", {},
+       d.d_every(), nullptr, {}, in_range("d_every", 1, 1e18, "at least 1")},
+      {"g_every", "train the generator on batches whose index is a multiple of N (the anime seed's g_every)", {},
+       d.g_every(), nullptr, {}, in_range("g_every", 1, 1e18, "at least 1")},
+      {"lr_g", "the generator's learning rate (0: --lr)", {}, d.lr_g(), nullptr, {},
+       in_range("lr_g", 0, 10, "in (0, 10), or 0 for --lr")},
+      {"lr_d", "the discriminator's learning rate (0: --lr)", {}, d.lr_d(), nullptr, {},
+       in_range("lr_d", 0, 10, "in (0, 10), or 0 for --lr")},
+      {"g_fresh_noise", "the generator's step draws new codes (as the anime seed) instead of reusing the fakes of the "
+                        "discriminator's step on the same batch", {}, d.fresh_noise()},
+  };
 }
 }  // namespace
 
 void register_gan() {
-  const nlohmann::json gan_defaults = {{"batch_size", 64}, {"lr", 2e-4}, {"beta1", 0.5}, {"latent", 100}};
-  nlohmann::json mlp = gan_defaults, conv = gan_defaults;
-  mlp["arch"] = "mlp";
-  mlp["hidden"] = {256, 512, 1024};
-  conv["arch"] = "conv";
-  conv["image_size"] = 96;
-  conv["init"] = "dcgan";
-  conv["log_every"] = 20;
-  mlp["log_every"] = 20;
-  ModelRegistry::add("gan", "the simplest GAN: MLP G (100-256-512-1024-784, tanh) and D (mirror); --arch conv for DCGAN nets",
-                     mlp, [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "gan"); },
-                     {"arch", "hidden", "ngf", "ndf", "d_every", "g_every", "lr_g", "lr_d", "g_fresh_noise"});
-  ModelRegistry::add("dcgan", "DCGAN NetG/NetD (nz 100, ngf = ndf = 64): the anime seed's NetG/NetD at 96 pixels; "
-                              "at 28, 32 and 64 latentlab's own nets of the same pattern (the seeds have none)",
-                     conv, [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "dcgan"); },
-                     {"arch", "ngf", "ndf", "d_every", "g_every", "lr_g", "lr_d", "g_fresh_noise"});
+  const nlohmann::json gan_defaults = {{"batch_size", 64}, {"lr", 2e-4}, {"beta1", 0.5}, {"latent", 100}, {"log_every", 20}};
+  ModelEntry gan;
+  gan.name = "gan";
+  gan.summary = "the simplest GAN: MLP G (100-256-512-1024-784, tanh) and D (mirror); --arch conv for DCGAN nets";
+  gan.factory = [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "gan"); };
+  gan.defaults = gan_defaults;
+  gan.defaults["arch"] = "mlp";
+  gan.defaults["hidden"] = GanOptions(ImageShape{}).hidden();
+  gan.reads = {"arch", "hidden"};
+  gan.settings = gan_settings();
+  ModelEntry dcgan = gan;
+  dcgan.name = "dcgan";
+  dcgan.summary = "DCGAN NetG/NetD (nz 100, ngf = ndf = 64): the anime seed's NetG/NetD at 96 pixels; "
+                  "at 28, 32 and 64 latentlab's own nets of the same pattern (the seeds have none)";
+  dcgan.factory = [](const TrainConfig& c, const ImageShape& s) { return make_gan(c, s, "dcgan"); };
+  dcgan.defaults = gan_defaults;
+  dcgan.defaults["arch"] = "conv";
+  dcgan.defaults["image_size"] = 96;
+  dcgan.defaults["init"] = "dcgan";
+  dcgan.reads = {"arch"};
+  ModelRegistry::add(std::move(gan));
+  ModelRegistry::add(std::move(dcgan));
 }
 
 }  // namespace latentlab

@@ -7,14 +7,8 @@
 
 namespace latentlab {
 namespace {
-struct Entry {
-  std::string summary;
-  nlohmann::json defaults;
-  ModelRegistry::Factory factory;
-  std::vector<std::string> reads;
-};
-std::map<std::string, Entry>& table() {
-  static std::map<std::string, Entry> t;
+std::map<std::string, ModelEntry>& table() {
+  static std::map<std::string, ModelEntry> t;
   return t;
 }
 }  // namespace
@@ -54,20 +48,23 @@ torch::Tensor ModelImpl::critic_score(const torch::Tensor&) {
   throw Error("model " + kind() + " has no discriminator to score images with; --search needs a GAN (gan, dcgan)");
 }
 
-bool ModelRegistry::add(const std::string& name, const std::string& summary, nlohmann::json defaults, Factory f,
-                        std::vector<std::string> reads) {
-  table()[name] = {summary, std::move(defaults), std::move(f), std::move(reads)};
+bool ModelRegistry::add(ModelEntry entry) {
+  TORCH_CHECK(entry.factory, "model ", entry.name, " registered without a factory");
+  std::string name = entry.name;
+  table()[name] = std::move(entry);
   return true;
 }
 
-const std::vector<std::string>& ModelRegistry::reads(const std::string& name) {
+const ModelEntry& ModelRegistry::entry(const std::string& name) {
   require(has(name), "--model " + name + ": unknown model; choose one of " + names_joined());
-  return table().at(name).reads;
+  return table().at(name);
 }
 
-const nlohmann::json& ModelRegistry::defaults(const std::string& name) {
-  require(has(name), "--model " + name + ": unknown model; choose one of " + names_joined());
-  return table().at(name).defaults;
+std::vector<const ModelEntry*> ModelRegistry::entries() {
+  link_builtin_models();
+  std::vector<const ModelEntry*> out;
+  for (const auto& [name, e] : table()) out.push_back(&e);
+  return out;
 }
 
 bool ModelRegistry::has(const std::string& name) {
@@ -80,7 +77,7 @@ Model ModelRegistry::create(const TrainConfig& c, const ImageShape& shape) {
   TrainConfig filled = c;
   apply_model_defaults(filled);
   validate(filled);
-  Model m = table().at(c.model).factory(filled, shape);
+  Model m = entry(c.model).factory(filled, shape);
   // every layer is built with PyTorch's default initialisation; another scheme replaces it
   if (filled.init != "default") init_parameters(*m, filled.init);
   return m;

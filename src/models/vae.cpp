@@ -143,25 +143,44 @@ LossTerms VaeImpl::eval_losses(const Batch& batch) {
 }
 
 void register_vae() {
-  ModelRegistry::add("vae", "the seeds' VAE: MLP encoder to mean/log-variance, BCE + KL to N(0, I); --beta, --kl-warmup",
-                     {{"batch_size", 128}, {"hidden", {400}}, {"loss", "bce"}, {"loss_reduction", "image"}},
-                     [](const TrainConfig& c, const ImageShape& shape) -> Model {
-                       return std::make_shared<VaeImpl>(VaeOptions(shape)
-                                                            .arch(c.arch)
-                                                            .hidden(c.hidden)
-                                                            .latent(c.latent)
-                                                            .activation(c.activation)
-                                                            .likelihood(c.loss)
-                                                            .dropout(c.dropout)
-                                                            .beta(c.beta)
-                                                            .kl_warmup(c.kl_warmup)
-                                                            .posterior(c.posterior)
-                                                            .output(c.output)
-                                                            .reduction(c.loss_reduction)
-                                                            .regularizers(Regularizers(c)));
-                     },
-                     {"arch", "hidden", "activation", "loss", "loss_reduction", "output", "dropout", "beta", "kl_warmup", "posterior", "noise",
-                      "l1", "sparsity", "contractive"});
+  const VaeOptions d{ImageShape{}};  // the options' defaults are the settings' defaults
+  ModelEntry e;
+  e.name = "vae";
+  e.summary = "the seeds' VAE: MLP encoder to mean/log-variance, BCE + KL to N(0, I); --beta, --kl-warmup";
+  e.defaults = {{"batch_size", 128}, {"hidden", d.hidden()}, {"loss", d.likelihood()}, {"loss_reduction", d.reduction()}};
+  e.reads = {"arch", "hidden", "activation", "loss", "loss_reduction", "dropout", "noise", "l1", "sparsity", "contractive"};
+  e.settings = {
+      {"beta", "weight of the KL term (beta-VAE)", {}, d.beta(), nullptr, {},
+       [](const TrainConfig& c) {
+         require(c.get<double>("beta") >= 0 && std::isfinite(c.get<double>("beta")), "--beta must be a non-negative weight");
+       }},
+      {"kl_warmup", "epochs over which the KL weight rises linearly to --beta (0: off)", {}, d.kl_warmup(), nullptr, {},
+       [](const TrainConfig& c) { require(c.get<int64_t>("kl_warmup") >= 0, "--kl-warmup must be 0 (off) or a number of epochs"); }},
+      {"posterior", "logvar: the encoder outputs mean and log-variance; relu-sigma: the first seed's encoder, whose activated "
+                    "output splits into mean and sigma", {}, d.posterior(), nullptr, {"logvar", "relu-sigma"}},
+      {"output", "decoder output: sigmoid (images in [0, 1]) | tanh (images scaled to [-1, 1] as by Normalize(0.5, 0.5), "
+                 "MSE on that scale; needs --loss mse)", {}, d.output(), nullptr, {"sigmoid", "tanh"}},
+  };
+  e.check = [](const TrainConfig& c) {
+    require(c.get<std::string>("output") != "tanh" || c.loss.empty() || c.loss == "mse",
+            "--output tanh needs --loss mse: BCE needs targets in [0, 1], and tanh scales the images to [-1, 1]");
+  };
+  e.factory = [](const TrainConfig& c, const ImageShape& shape) -> Model {
+    return std::make_shared<VaeImpl>(VaeOptions(shape)
+                                         .arch(c.arch)
+                                         .hidden(c.hidden)
+                                         .latent(c.latent)
+                                         .activation(c.activation)
+                                         .likelihood(c.loss)
+                                         .dropout(c.dropout)
+                                         .beta(c.get<double>("beta"))
+                                         .kl_warmup(c.get<int64_t>("kl_warmup"))
+                                         .posterior(c.get<std::string>("posterior"))
+                                         .output(c.get<std::string>("output"))
+                                         .reduction(c.loss_reduction)
+                                         .regularizers(Regularizers(c)));
+  };
+  ModelRegistry::add(std::move(e));
 }
 
 }  // namespace latentlab

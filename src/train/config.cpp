@@ -1,7 +1,9 @@
 #include "latentlab/config.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <type_traits>
@@ -11,30 +13,154 @@
 #include "latentlab/model.h"
 #include "latentlab/nn.h"
 #include "latentlab/regularizers.h"
+#include "latentlab/settings.h"
 
 namespace latentlab {
+namespace {
 
-#define LATENTLAB_CONFIG_FIELDS(X) \
-  X(model) X(dataset) X(data_dir) X(image_size) X(channels) X(strict) X(holdout) X(train_images) X(epochs)  \
-  X(batch_size) X(shuffle) X(drop_last) X(lr) X(lr_g) X(lr_d) X(beta1) X(seed) X(threads) X(device) X(out) X(arch) X(hidden) X(latent) X(activation) X(loss) \
-  X(loss_reduction) X(output) X(init)   X(noise) X(l1) X(sparsity) X(contractive) X(dropout) X(beta) X(kl_warmup) X(posterior) X(ngf) X(ndf) X(d_every) \
-  X(g_every) X(g_fresh_noise) X(prior) X(image_every) X(grid_images) X(preview_every) X(log_every) X(save_every) X(keep_checkpoints) \
-  X(on_nonfinite)
+using C = TrainConfig;
+using json = nlohmann::json;
 
-nlohmann::json to_json(const TrainConfig& c) {
-  nlohmann::json j;
-#define X(f) j[#f] = c.f;
-  LATENTLAB_CONFIG_FIELDS(X)
-#undef X
-  return j;
+template <class F>
+std::function<void(const C&)> req(F ok, std::string message) {
+  return [ok, message](const C& c) { require(ok(c), message); };
 }
 
-namespace {
+// The run's settings and the settings several models share, in --help order. Defaults are the
+// TrainConfig members' initializers; `fallback` is the value a setting left to the model takes when
+// the model's entry names none.
+const std::vector<Setting>& table() {
+  static const std::vector<Setting> rows = {
+      // what to train on
+      {"model", "model to train (see `latentlab models`)", &C::model},
+      {"dataset", "mnist | fashion-mnist | folder:<path> (PNG, JPEG, BMP images, recursively; labels from sub-folders)",
+       &C::dataset, nullptr, nullptr, {}, [](const C& c) { check_dataset_name(c.dataset); }},
+      {"data_dir", "folder with the four IDX files (plain or .gz); default: the dataset's own", &C::data_dir},
+      {"image_size", "image folders: resize the shorter side and center-crop to this (0: the model's); IDX datasets are 28",
+       &C::image_size, nullptr, 64,
+       {},
+       [](const C& c) {
+         if (is_folder_dataset(c))
+           require(c.image_size == 0 || (c.image_size >= 8 && c.image_size <= 1024), "--image-size must be in [8, 1024]");
+         else
+           require(c.image_size == 0 || c.image_size == 28, "--image-size " + std::to_string(c.image_size) + ": " + c.dataset +
+                                                                " images are 28x28 (resizing applies to image folders only)");
+       }},
+      {"channels", "image folders: 1 (grayscale) | 3 (RGB); IDX datasets have 1", &C::channels, nullptr, 3, {},
+       [](const C& c) {
+         if (is_folder_dataset(c))
+           require(c.channels == 0 || c.channels == 1 || c.channels == 3, "--channels must be 1 (grayscale) or 3 (RGB)");
+         else
+           require(c.channels == 0 || c.channels == 1, "--channels: " + c.dataset + " images are grayscale (1 channel)");
+       }},
+      {"strict", "image folders: stop at a file that cannot be decoded instead of skipping it", &C::strict},
+      {"holdout", "image folders: share of the images held out as the test split", &C::holdout, nullptr, nullptr, {},
+       req([](const C& c) { return c.holdout >= 0 && c.holdout < 1; }, "--holdout must be in [0, 1)")},
+      {"train_images", "train on the first N training images only (0: all)", &C::train_images, nullptr, nullptr, {},
+       req([](const C& c) { return c.train_images >= 0; }, "--train-images must be 0 (all) or a count")},
+      // how to train
+      {"epochs", "training epochs", &C::epochs, nullptr, nullptr, {},
+       [](const C& c) { require(c.epochs >= 1, "--epochs must be at least 1 (got " + std::to_string(c.epochs) + ")"); }},
+      {"batch_size", "mini-batch size (per process when data-parallel)", &C::batch_size, nullptr, 128, {},
+       [](const C& c) {
+         require(c.batch_size >= 0, "--batch-size must be at least 1, or 0 for the model's default (got " +
+                                        std::to_string(c.batch_size) + ")");
+       }},
+      {"shuffle", "reshuffle the training images every epoch; --no-shuffle keeps the files' order", &C::shuffle},
+      {"drop_last", "leave out each epoch's last batch when it is not full (PyTorch's drop_last)", &C::drop_last},
+      {"lr", "Adam learning rate", &C::lr, nullptr, 1e-3, {},
+       [](const C& c) {
+         require(c.lr >= 0 && c.lr < 10, "--lr must be in (0, 10), or 0 for the model's default (got " + std::to_string(c.lr) + ")");
+       }},
+      {"beta1", "Adam beta1 (negative: the model's)", &C::beta1, nullptr, 0.9, {},
+       req([](const C& c) { return c.beta1 < 1; }, "--beta1 must be in [0, 1), or negative for the model's default")},
+      {"seed", "seed of initialisation, shuffling and sampling", &C::seed},
+      {"threads", "CPU threads (0: all cores)", &C::threads, nullptr, nullptr, {},
+       req([](const C& c) { return c.threads >= 0 && c.threads <= 1024; }, "--threads must be 0 (all cores) or a positive count")},
+      {"device", "where to train", &C::device, nullptr, nullptr, {"cpu", "cuda"}},
+      {"out", "run folder (default: runs/<model>-<date-time>)", &C::out},
+      // model shape, for the models that read it
+      {"arch", "mlp | conv networks", &C::arch, nullptr, "mlp", {"mlp", "conv"},
+       req([](const C& c) { return !(c.contractive > 0 && c.arch == "conv"); },
+           "--contractive needs --arch mlp (the Jacobian is computed for MLP encoders)")},
+      {"hidden", "encoder hidden sizes, comma separated (mirrored in the decoder)", &C::hidden, nullptr, json::array({400}), {},
+       [](const C& c) {
+         for (auto h : c.hidden) require(h >= 1 && h <= 1000000, "--hidden sizes must be positive");
+       }},
+      {"latent", "code size (nz of a GAN)", &C::latent, nullptr, 20, {},
+       req([](const C& c) { return c.latent >= 0 && c.latent <= 100000; },
+           "--latent must be a positive size, or 0 for the model's default")},
+      {"activation", "relu | leaky_relu | elu | tanh | sigmoid | identity (hidden layers and the AE code)", &C::activation,
+       nullptr, nullptr, {}, [](const C& c) { parse_activation(c.activation); }},
+      {"loss", "reconstruction loss", &C::loss, nullptr, "bce", {"bce", "mse"}},
+      {"loss_reduction", "what the optimiser minimises: mean (over every pixel and image, PyTorch's default) | sum "
+                         "(reduction='sum') | image (summed per image, averaged over the batch); metrics keep the model's unit",
+       &C::loss_reduction, nullptr, nullptr, {"mean", "sum", "image"}},
+      {"init", "weight initialisation: default (PyTorch's kaiming-uniform) | dcgan (N(0, 0.02), batch-norm scales N(1, 0.02), "
+               "zero biases) | glorot (TensorFlow's)",
+       &C::init, nullptr, "default", {"default", "dcgan", "glorot"}},
+      // regularisers, for the autoencoders that read them
+      {"noise", "denoising: gaussian:<sigma> | masking:<p> | salt-pepper:<p>", &C::noise, nullptr, nullptr, {},
+       [](const C& c) { parse_noise(c.noise); }},
+      {"l1", "weight of the L1 penalty on the code (sparse AE)", &C::l1, nullptr, nullptr, {},
+       req([](const C& c) { return c.l1 >= 0 && std::isfinite(c.l1); }, "--l1 must be a non-negative weight")},
+      {"sparsity", "<rho>:<weight>: KL sparsity penalty toward mean activation rho", &C::sparsity, nullptr, nullptr, {},
+       [](const C& c) { parse_sparsity(c.sparsity); }},
+      {"contractive", "weight of the encoder's squared Jacobian norm (contractive AE)", &C::contractive, nullptr, nullptr, {},
+       req([](const C& c) { return c.contractive >= 0 && std::isfinite(c.contractive); },
+           "--contractive must be a non-negative weight")},
+      {"dropout", "dropout probability on hidden layers, training only", &C::dropout, nullptr, nullptr, {},
+       [](const C& c) {
+         require(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1)");
+         require(!(c.contractive > 0 && c.dropout > 0),
+                 "--contractive and --dropout cannot be combined (the penalty is the Jacobian of the deterministic encoder)");
+       }},
+      // outputs
+      {"image_every", "write image grids every N epochs (and after the last)", &C::image_every, nullptr, nullptr, {},
+       req([](const C& c) { return c.image_every >= 1; }, "--image-every must be at least 1")},
+      {"grid_images", "images in each samples grid", &C::grid_images, nullptr, nullptr, {},
+       req([](const C& c) { return c.grid_images >= 1 && c.grid_images <= 4096; }, "--grid-images must be in [1, 4096]")},
+      {"preview_every", "also write samples-latest.png every N batches (0: off)", &C::preview_every, nullptr, nullptr, {},
+       req([](const C& c) { return c.preview_every >= 0; }, "--preview-every must be 0 (off) or a number of batches")},
+      {"log_every", "append each phase's latest loss to steps.jsonl every N batches (0: off; negative: the model's)",
+       &C::log_every, nullptr, 0, {},
+       req([](const C& c) { return c.log_every >= -1; }, "--log-every must be 0 (off) or a number of batches")},
+      {"save_every", "write the checkpoint every N epochs (and after the last)", &C::save_every, nullptr, nullptr, {},
+       req([](const C& c) { return c.save_every >= 1; }, "--save-every must be at least 1")},
+      {"keep_checkpoints", "also keep checkpoint-<epoch> of the last N saves, or all (sample, generate, reconstruct, "
+                           "eval --epoch E read them)",
+       &C::keep_checkpoints, nullptr, nullptr, {},
+       req([](const C& c) { return c.keep_checkpoints >= -1; },
+           "--keep-checkpoints must be a number of checkpoints to keep, 0 (only the latest) or all"),
+       {{"all", -1}}},
+      // numerics
+      {"on_nonfinite", "a batch with a NaN or infinite loss or gradient: stop (keep the last good checkpoint) | skip (no "
+                       "update; counted as skipped_batches in metrics.jsonl)",
+       &C::on_nonfinite, nullptr, nullptr, {"stop", "skip"}},
+  };
+  return rows;
+}
+
+const TrainConfig& unset_config() {
+  static const TrainConfig c;
+  return c;
+}
+
+json member_value(const TrainConfig& c, const SettingField& f) {
+  return std::visit(
+      [&](auto p) -> json {
+        if constexpr (std::is_same_v<decltype(p), std::monostate>)
+          return nullptr;
+        else
+          return c.*p;
+      },
+      f);
+}
 
 // Reads one setting, refusing what a plain get_to would silently change: a fraction for a whole
 // number ({"epochs": 1.5} is not 1) and a negative value for an unsigned one ({"seed": -1}).
 template <class T>
-void read_setting(const nlohmann::json& v, T& out, const std::string& key, const std::string& source) {
+void read_setting(const json& v, T& out, const std::string& key, const std::string& source) {
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     bool whole = v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) &&
                                            std::floor(v.get<double>()) == v.get<double>() && std::fabs(v.get<double>()) < 9e15);
@@ -48,43 +174,256 @@ void read_setting(const nlohmann::json& v, T& out, const std::string& key, const
       return;
     }
   }
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) throw Error(source + ": setting '" + key + "' must be a number (got " + v.dump() + ")");
+  }
   v.get_to(out);
 }
 
+// A model setting's value read with the type of its declared default.
+json read_model_setting(const Setting& s, const json& v, const std::string& source) {
+  const json& d = s.value;
+  if (d.is_boolean()) {
+    bool b;
+    read_setting(v, b, s.key, source);
+    return b;
+  }
+  if (d.is_number_integer()) {
+    int64_t i;
+    read_setting(v, i, s.key, source);
+    return i;
+  }
+  if (d.is_number()) {
+    double x;
+    read_setting(v, x, s.key, source);
+    return x;
+  }
+  if (d.is_array()) {
+    std::vector<int64_t> a;
+    read_setting(v, a, s.key, source);
+    return a;
+  }
+  std::string t;
+  read_setting(v, t, s.key, source);
+  return t;
+}
+
+std::string join(const std::vector<std::string>& items, const std::string& last_sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == items.size() ? last_sep : ", ") + items[i];
+  return out;
+}
+
+// A value as it is written after its flag: text bare, lists comma separated.
+std::string text_of(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (!v.is_array()) return v.dump();
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ",") + x.dump();
+  return out;
+}
+
+bool is_member(const Setting& s) { return !std::holds_alternative<std::monostate>(s.field); }
+
 }  // namespace
+
+std::string flag_for(const std::string& key) {
+  std::string f = "--" + key;
+  std::replace(f.begin(), f.end(), '_', '-');
+  return f;
+}
+
+std::string Setting::flag() const { return flag_for(key); }
+
+std::string Setting::type_name() const {
+  if (is_flag()) return "";
+  json d = is_member(*this) ? member_value(unset_config(), field) : value;
+  if (d.is_array()) return "N,N,...";
+  if (d.is_number_integer() || d.is_number_unsigned()) return words.empty() ? "INT" : "INT|" + words[0].first;
+  if (d.is_number()) return "NUM";
+  return "TEXT";
+}
+
+bool Setting::is_flag() const {
+  return std::holds_alternative<bool C::*>(field) || (!is_member(*this) && value.is_boolean());
+}
+
+const std::vector<Setting>& run_settings() { return table(); }
+
+const std::vector<Setting>& all_settings() {
+  // rebuilt when a model is registered (tests add their own); rows of models keep their order
+  static std::vector<Setting> rows;
+  static size_t models = SIZE_MAX;
+  auto entries = ModelRegistry::entries();
+  if (entries.size() != models) {
+    rows = table();
+    std::set<std::string> seen;
+    for (const auto& s : rows) seen.insert(s.key);
+    for (const ModelEntry* e : entries)
+      for (const auto& s : e->settings)
+        if (seen.insert(s.key).second) rows.push_back(s);
+    models = entries.size();
+  }
+  return rows;
+}
+
+const Setting* find_setting(const std::string& key) {
+  for (const auto& s : all_settings())
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+std::vector<std::string> models_reading(const std::string& key) {
+  std::vector<std::string> out;
+  for (const ModelEntry* e : ModelRegistry::entries()) {
+    bool reads = std::find(e->reads.begin(), e->reads.end(), key) != e->reads.end();
+    for (const auto& s : e->settings) reads |= s.key == key;
+    if (reads) out.push_back(e->name);
+  }
+  return out;
+}
+
+bool is_model_setting(const std::string& key) { return !models_reading(key).empty(); }
+
+json setting_value(const TrainConfig& c, const Setting& s) {
+  if (is_member(s)) return member_value(c, s.field);
+  auto it = c.model_settings.find(s.key);
+  return it != c.model_settings.end() ? *it : s.value;
+}
+
+const json& TrainConfig::setting_json(const std::string& key) const {
+  auto it = model_settings.find(key);
+  if (it != model_settings.end()) return *it;
+  const Setting* s = find_setting(key);
+  require(s != nullptr && !is_member(*s), "'" + key + "' is not a setting any registered model declares");
+  return s->value;
+}
+
+TrainConfig& TrainConfig::set_json(const std::string& key, const json& value) {
+  *this = config_from_json(json{{key, value}}, *this, "setting " + key);
+  return *this;
+}
+
+json setting_from_text(const Setting& s, const std::string& text) {
+  for (const auto& [word, v] : s.words)
+    if (word == text) return v;
+  const json d = is_member(s) ? member_value(unset_config(), s.field) : s.value;
+  auto whole = [&](const std::string& t) -> int64_t {
+    char* end = nullptr;
+    errno = 0;
+    long long v = std::strtoll(t.c_str(), &end, 10);
+    require(!t.empty() && end && *end == '\0' && errno == 0,
+            s.flag() + " " + text + ": expected a whole number" + (s.words.empty() ? "" : " or " + s.words[0].first));
+    return v;
+  };
+  if (std::holds_alternative<uint64_t C::*>(s.field)) {
+    int64_t v = whole(text);
+    require(v >= 0, s.flag() + " must not be negative (got " + text + ")");
+    return static_cast<uint64_t>(v);
+  }
+  if (d.is_array()) {
+    json out = json::array();
+    size_t start = 0;
+    while (start <= text.size()) {
+      size_t comma = text.find(',', start);
+      if (comma == std::string::npos) comma = text.size();
+      out.push_back(whole(text.substr(start, comma - start)));
+      start = comma + 1;
+    }
+    return out;
+  }
+  if (d.is_number_integer()) return whole(text);
+  if (d.is_number()) {
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    require(!text.empty() && end && *end == '\0', s.flag() + " " + text + ": expected a number");
+    return v;
+  }
+  if (d.is_boolean()) {
+    require(text == "true" || text == "false", s.flag() + " " + text + ": expected true or false");
+    return text == "true";
+  }
+  return text;
+}
+
+std::string setting_default_for(const Setting& s, const std::string& model) {
+  json v;
+  if (!is_member(s)) {
+    v = s.value;
+  } else {
+    v = member_value(unset_config(), s.field);
+    const json& d = ModelRegistry::defaults(model);
+    if (d.contains(s.key))
+      v = d[s.key];
+    else if (!s.fallback.is_null())
+      v = s.fallback;
+  }
+  return text_of(v);
+}
+
+std::string setting_help(const Setting& s) {
+  std::string h = s.help;
+  if (!s.choices.empty() && s.help.find(" | ") == std::string::npos) h += ": " + join(s.choices, " | ");
+  auto models = models_reading(s.key);
+  if (!models.empty()) h += "; applies to " + join(models, ", ");
+  // each model's own default, then the value of the others
+  std::vector<std::string> own;
+  if (is_member(s))
+    for (const ModelEntry* e : ModelRegistry::entries())
+      if (e->defaults.contains(s.key)) own.push_back(e->name + " " + text_of(e->defaults[s.key]));
+  json base = is_member(s) ? (s.fallback.is_null() ? member_value(unset_config(), s.field) : s.fallback) : s.value;
+  bool empty = (base.is_string() && base.get<std::string>().empty()) || (base.is_array() && base.empty());
+  if (!own.empty())
+    h += "; default: " + join(own, ", ") + (empty ? "" : ", others " + text_of(base));
+  else if (!empty && !s.is_flag())
+    h += "; default: " + text_of(base);
+  return h;
+}
+
+nlohmann::json to_json(const TrainConfig& c) {
+  json j;
+  for (const auto& s : table()) j[s.key] = member_value(c, s.field);
+  for (const auto& [key, v] : c.model_settings.items()) j[key] = v;
+  if (ModelRegistry::has(c.model))
+    for (const auto& s : ModelRegistry::entry(c.model).settings)
+      if (!j.contains(s.key)) j[s.key] = s.value;
+  return j;
+}
 
 TrainConfig config_from_json(const nlohmann::json& j, TrainConfig c, const std::string& source) {
   require(j.is_object(), source + ": expected a JSON object of settings");
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
-    bool known = false;
-    try {
-#define X(f) \
-  if (key == #f) { read_setting(it.value(), c.f, key, source); known = true; }
-      LATENTLAB_CONFIG_FIELDS(X)
-#undef X
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(source + ": setting '" + key + "' has the wrong type (" + it.value().dump() + ")");
+    const Setting* s = find_setting(key);
+    if (s == nullptr) {
+      std::vector<std::string> keys;
+      for (const auto& row : all_settings()) keys.push_back(row.key);
+      throw Error(source + ": unknown setting '" + key + "'; known settings: " + join(keys, ", "));
     }
-    if (!known) {
-      std::string keys;
-#define X(f) keys += std::string(keys.empty() ? "" : ", ") + #f;
-      LATENTLAB_CONFIG_FIELDS(X)
-#undef X
-      throw Error(source + ": unknown setting '" + key + "'; known settings: " + keys);
+    try {
+      if (is_member(*s))
+        std::visit(
+            [&](auto p) {
+              if constexpr (!std::is_same_v<decltype(p), std::monostate>) read_setting(it.value(), c.*p, key, source);
+            },
+            s->field);
+      else
+        c.model_settings[key] = read_model_setting(*s, it.value(), source);
+    } catch (const json::exception&) {
+      throw Error(source + ": setting '" + key + "' has the wrong type (" + it.value().dump() + ")");
     }
   }
   return c;
 }
-#undef LATENTLAB_CONFIG_FIELDS
 
 TrainConfig load_config(const std::string& path, TrainConfig base) {
   std::ifstream in(path);
   require(in.good(), path + ": cannot open the config file");
-  nlohmann::json j;
+  json j;
   try {
     in >> j;
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const json::exception& e) {
     throw Error(path + ": not valid JSON (" + std::string(e.what()) + ")");
   }
   return config_from_json(j, std::move(base), path);
@@ -93,122 +432,59 @@ TrainConfig load_config(const std::string& path, TrainConfig base) {
 void check_settings_apply(const TrainConfig& c) {
   require(ModelRegistry::has(c.model),
           "--model " + c.model + ": unknown model; choose one of " + ModelRegistry::names_joined());
-  const nlohmann::json mine = to_json(c), unset = to_json(TrainConfig{});
-  auto flag = [](std::string k) {
-    for (auto& ch : k)
-      if (ch == '_') ch = '-';
-    return "--" + k;
-  };
-  // a model-specific setting (one that some model reads) given a value with a model that does not read it
-  const auto& reads = ModelRegistry::reads(c.model);
-  std::set<std::string> checked;
-  for (const auto& [name, summary] : ModelRegistry::list())
-    for (const auto& key : ModelRegistry::reads(name)) {
-      if (!checked.insert(key).second || mine[key] == unset[key]) continue;
-      if (std::find(reads.begin(), reads.end(), key) != reads.end()) continue;
-      std::string models;
-      for (const auto& [other, s2] : ModelRegistry::list()) {
-        const auto& r = ModelRegistry::reads(other);
-        if (std::find(r.begin(), r.end(), key) != r.end()) models += (models.empty() ? "" : ", ") + other;
-      }
-      throw Error(flag(key) + " does not apply to --model " + c.model + "; it applies to " + models);
-    }
+  // a model-specific setting given a value (not its default) with a model that does not read it
+  for (const auto& s : all_settings()) {
+    auto models = models_reading(s.key);
+    if (models.empty() || std::find(models.begin(), models.end(), c.model) != models.end()) continue;
+    json unset = is_member(s) ? member_value(unset_config(), s.field) : s.value;
+    if (setting_value(c, s) == unset) continue;
+    throw Error(s.flag() + " does not apply to --model " + c.model + "; it applies to " + join(models, ", "));
+  }
   // settings of image folders given for an IDX dataset
   if (!is_folder_dataset(c))
-    for (const char* key : {"holdout", "strict"})
-      require(mine[key] == unset[key], flag(key) + " applies to image folders (--dataset folder:<path>) only; " + c.dataset +
-                                           " has its own test split");
+    for (const char* key : {"holdout", "strict"}) {
+      const Setting& s = *find_setting(key);
+      require(member_value(c, s.field) == member_value(unset_config(), s.field),
+              s.flag() + " applies to image folders (--dataset folder:<path>) only; " + c.dataset + " has its own test split");
+    }
 }
 
 bool is_folder_dataset(const TrainConfig& c) { return c.dataset.rfind("folder:", 0) == 0; }
 std::string folder_path(const TrainConfig& c) { return is_folder_dataset(c) ? c.dataset.substr(7) : std::string(); }
 
 void apply_model_defaults(TrainConfig& c) {
-  require(ModelRegistry::has(c.model),
-          "--model " + c.model + ": unknown model; choose one of " + ModelRegistry::names_joined());
-  bool folder = is_folder_dataset(c);
-  if (!folder && c.image_size == 0) c.image_size = 28;  // IDX datasets have one size
-  if (!folder && c.channels == 0) c.channels = 1;
-  // A model's default applies to a setting still at its "unset" value.
-  nlohmann::json j = to_json(c);
-  const nlohmann::json unset = to_json(TrainConfig{});
-  for (const auto& [key, value] : ModelRegistry::defaults(c.model).items())
-    if (j.contains(key) && j[key] == unset[key]) j[key] = value;
-  c = config_from_json(j, c, "model defaults of " + c.model);
-  // Then the global ones.
-  if (c.batch_size == 0) c.batch_size = 128;
-  if (c.hidden.empty()) c.hidden = {400};
-  if (c.loss.empty()) c.loss = "bce";
-  if (c.lr == 0) c.lr = 1e-3;
-  if (c.beta1 < 0) c.beta1 = 0.9;
-  if (c.latent == 0) c.latent = 20;
-  if (c.arch.empty()) c.arch = "mlp";
-  if (c.image_size == 0) c.image_size = 64;
-  if (c.channels == 0) c.channels = 3;
-  if (c.init.empty()) c.init = "default";
-  if (c.log_every < 0) c.log_every = 0;
+  const ModelEntry& e = ModelRegistry::entry(c.model);
+  if (!is_folder_dataset(c)) {  // IDX datasets have one size
+    if (c.image_size == 0) c.image_size = 28;
+    if (c.channels == 0) c.channels = 1;
+  }
+  // The model's default applies to a setting still at its unset value, then the fallback.
+  json j = to_json(c), filled = json::object();
+  for (const auto& s : table()) {
+    if (j[s.key] != member_value(unset_config(), s.field)) continue;
+    if (e.defaults.contains(s.key))
+      filled[s.key] = e.defaults[s.key];
+    else if (!s.fallback.is_null())
+      filled[s.key] = s.fallback;
+  }
+  c = config_from_json(filled, c, "model defaults of " + c.model);
+  // The model's own settings are written out, so that a saved config.json is always concrete.
+  for (const auto& s : e.settings)
+    if (!c.model_settings.contains(s.key)) c.model_settings[s.key] = s.value;
 }
 
 void validate(const TrainConfig& c) {
-  require(ModelRegistry::has(c.model),
-          "--model " + c.model + ": unknown model; choose one of " + ModelRegistry::names_joined());
-  bool ds_ok = false;
-  for (const auto& n : dataset_names()) ds_ok |= n == c.dataset;
-  std::string ds;
-  for (const auto& n : dataset_names()) ds += (ds.empty() ? "" : ", ") + n;
-  if (is_folder_dataset(c)) {
-    require(!folder_path(c).empty(), "--dataset folder:<path>: the path is missing");
-    require(c.image_size == 0 || (c.image_size >= 8 && c.image_size <= 1024), "--image-size must be in [8, 1024]");
-    require(c.channels == 0 || c.channels == 1 || c.channels == 3, "--channels must be 1 (grayscale) or 3 (RGB)");
-    require(c.holdout >= 0 && c.holdout < 1, "--holdout must be in [0, 1)");
-  } else {
-    require(ds_ok, "--dataset " + c.dataset + ": unknown dataset; choose one of " + ds + " or folder:<path>");
-    require(c.image_size == 0 || c.image_size == 28,
-            "--image-size " + std::to_string(c.image_size) + ": " + c.dataset + " images are 28x28 (resizing applies to image folders only)");
-    require(c.channels == 0 || c.channels == 1, "--channels: " + c.dataset + " images are grayscale (1 channel)");
-  }
-  require(c.train_images >= 0, "--train-images must be 0 (all) or a count");
-  require(c.beta1 < 1, "--beta1 must be in [0, 1), or negative for the model's default");
-  require(c.posterior == "logvar" || c.posterior == "relu-sigma", "--posterior " + c.posterior + ": choose logvar or relu-sigma");
-  require(c.ngf >= 1 && c.ngf <= 4096 && c.ndf >= 1 && c.ndf <= 4096, "--ngf and --ndf must be in [1, 4096]");
-  require(c.d_every >= 1 && c.g_every >= 1, "--d-every and --g-every must be at least 1");
-  require(c.prior == "gaussian" || c.prior == "mixture", "--prior " + c.prior + ": choose gaussian or mixture");
-  require(c.preview_every >= 0, "--preview-every must be 0 (off) or a number of batches");
-  require(c.save_every >= 1, "--save-every must be at least 1");
-  require(c.keep_checkpoints >= -1, "--keep-checkpoints must be a number of checkpoints to keep, 0 (only the latest) or all");
-  require(c.on_nonfinite == "stop" || c.on_nonfinite == "skip", "--on-nonfinite " + c.on_nonfinite + ": choose stop or skip");
-  require(c.epochs >= 1, "--epochs must be at least 1 (got " + std::to_string(c.epochs) + ")");
-  require(c.batch_size >= 0, "--batch-size must be at least 1, or 0 for the model's default (got " +
-                                 std::to_string(c.batch_size) + ")");
-  require(c.lr >= 0 && c.lr < 10, "--lr must be in (0, 10), or 0 for the model's default (got " + std::to_string(c.lr) + ")");
-  require(c.threads >= 0 && c.threads <= 1024, "--threads must be 0 (all cores) or a positive count");
-  require(c.device == "cpu" || c.device == "cuda", "--device " + c.device + ": choose cpu or cuda");
-  require(c.latent >= 0 && c.latent <= 100000, "--latent must be a positive size, or 0 for the model's default");
-  for (auto h : c.hidden) require(h >= 1 && h <= 1000000, "--hidden sizes must be positive");
-  parse_activation(c.activation);
-  require(c.loss.empty() || c.loss == "bce" || c.loss == "mse", "--loss " + c.loss + ": choose bce or mse");
-  parse_noise(c.noise);
-  parse_sparsity(c.sparsity);
-  require(c.l1 >= 0 && std::isfinite(c.l1), "--l1 must be a non-negative weight");
-  require(c.contractive >= 0 && std::isfinite(c.contractive), "--contractive must be a non-negative weight");
-  require(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1)");
-  require(!(c.contractive > 0 && c.dropout > 0),
-          "--contractive and --dropout cannot be combined (the penalty is the Jacobian of the deterministic encoder)");
-  require(c.arch.empty() || c.arch == "mlp" || c.arch == "conv", "--arch " + c.arch + ": choose mlp or conv");
-  require(!(c.contractive > 0 && c.arch == "conv"), "--contractive needs --arch mlp (the Jacobian is computed for MLP encoders)");
-  require(c.beta >= 0 && std::isfinite(c.beta), "--beta must be a non-negative weight");
-  require(c.kl_warmup >= 0, "--kl-warmup must be 0 (off) or a number of epochs");
-  require(c.image_every >= 1, "--image-every must be at least 1");
-  require(c.lr_g >= 0 && c.lr_g < 10 && c.lr_d >= 0 && c.lr_d < 10, "--lr-g and --lr-d must be in (0, 10), or 0 for --lr");
-  require(c.loss_reduction.empty() || c.loss_reduction == "mean" || c.loss_reduction == "sum" || c.loss_reduction == "image",
-          "--loss-reduction " + c.loss_reduction + ": choose mean, sum or image");
-  require(c.output == "sigmoid" || c.output == "tanh", "--output " + c.output + ": choose sigmoid or tanh");
-  require(c.output != "tanh" || c.loss.empty() || c.loss == "mse",
-          "--output tanh needs --loss mse: BCE needs targets in [0, 1], and tanh scales the images to [-1, 1]");
-  require(c.init.empty() || c.init == "default" || c.init == "dcgan" || c.init == "glorot",
-          "--init " + c.init + ": choose default (PyTorch's), dcgan or glorot");
-  require(c.log_every >= -1, "--log-every must be 0 (off) or a number of batches");
-  require(c.grid_images >= 1 && c.grid_images <= 4096, "--grid-images must be in [1, 4096]");
+  const ModelEntry& e = ModelRegistry::entry(c.model);
+  auto check = [&](const Setting& s) {
+    json v = setting_value(c, s);
+    if (!s.choices.empty() && v.is_string() && !(is_member(s) && v == member_value(unset_config(), s.field)) &&
+        std::find(s.choices.begin(), s.choices.end(), v.get<std::string>()) == s.choices.end())
+      throw Error(s.flag() + " " + v.get<std::string>() + ": choose " + join(s.choices, " or "));
+    if (s.check) s.check(c);
+  };
+  for (const auto& s : table()) check(s);
+  for (const auto& s : e.settings) check(s);
+  if (e.check) e.check(c);
 }
 
 }  // namespace latentlab

@@ -470,8 +470,12 @@ int64_t Trainer::load_checkpoint(const std::string& bytes) {
     require(!f.meta("config").empty(), path + ": the checkpoint holds no settings; it is not a latentlab checkpoint");
     auto saved = nlohmann::json::parse(f.meta("config"), nullptr, false);
     auto mine = to_json(config_);
-    for (const char* k : {"model", "arch", "hidden", "latent", "activation", "posterior", "ngf", "ndf", "prior", "dataset",
-                          "image_size", "channels", "loss", "batch_size", "seed"})
+    // the data, the batches and the seed, and every setting the model reads or declares (the weights' shapes among them)
+    std::vector<std::string> keys = {"model", "dataset", "image_size", "channels", "batch_size", "seed", "latent"};
+    const ModelEntry& entry = ModelRegistry::entry(config_.model);
+    keys.insert(keys.end(), entry.reads.begin(), entry.reads.end());
+    for (const auto& s : entry.settings) keys.push_back(s.key);
+    for (const auto& k : keys)
       require(saved.is_object() && saved.contains(k) && saved[k] == mine[k],
               path + ": this checkpoint was written with " + k + " = " +
                   (saved.is_object() && saved.contains(k) ? saved[k].dump() : std::string("(missing)")) + ", but " +

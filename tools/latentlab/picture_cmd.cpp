@@ -33,7 +33,7 @@ void add_interpolate(CLI::App& app) {
     for (int64_t i : {a->from, a->to})
       require(i >= 0 && i < test.size(), "interpolate: test image " + std::to_string(i) + " does not exist (the test split has " +
                                              std::to_string(test.size()) + ")");
-    bool spherical = a->path == "slerp" || (a->path == "auto" && run.config.prior == "gaussian");
+    bool spherical = a->path == "slerp" || (a->path == "auto" && run.config.get<std::string>("prior") == "gaussian");
     auto images = interpolate_images(*run.model, to_float(test.images[a->from]), to_float(test.images[a->to]), a->steps, spherical);
     write_images(a->out, images, a->steps);
     std::fprintf(stderr, "wrote %lld images (%s) to %s\n", (long long)a->steps, spherical ? "slerp" : "linear", a->out.c_str());

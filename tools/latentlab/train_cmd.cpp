@@ -4,27 +4,32 @@
 
 #include <csignal>
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 
 #include "commands.h"
+#include "latentlab/data.h"
 #include "latentlab/distributed.h"
 #include "latentlab/error.h"
 #include "latentlab/presets.h"
 #include "latentlab/run_folder.h"
+#include "latentlab/settings.h"
 #include "latentlab/signals.h"
 #include "latentlab/train.h"
 
 namespace latentlab::cli {
 namespace {
 
+// One flag of the settings table (settings.h): the option and where its value lands until resolve().
 struct Flag {
   CLI::Option* option;
-  std::string key;  // the TrainConfig / config.json key
+  const Setting* setting;
+  std::string text;  // a valued flag's text, parsed by setting_from_text
+  bool on = false;   // a boolean flag
 };
 
 struct TrainArgs {
-  TrainConfig flags;
-  std::vector<Flag> table;
+  std::deque<Flag> table;  // stable addresses: CLI11 writes into text and on
   std::string config_file, resume, preset;
   bool dashboard = false;
   DashboardOptions board;
@@ -32,83 +37,26 @@ struct TrainArgs {
   double dist_timeout = 60;
 };
 
-// The flag table: every TrainConfig field is a flag, and its default is printed by --help.
+// Every setting of the table is a flag whose help (with the defaults) comes from the table.
 void add_flags(CLI::App& cmd, TrainArgs& a) {
-  TrainConfig& c = a.flags;
-  auto add = [&](const std::string& flag, const std::string& key, auto& field, const std::string& help) {
-    CLI::Option* opt;
-    if constexpr (std::is_same_v<std::decay_t<decltype(field)>, bool>)
-      opt = cmd.add_flag(flag, field, help);
-    else
-      opt = cmd.add_option(flag, field, help)->capture_default_str();
-    a.table.push_back({opt, key});
-    return opt;
-  };
-  add("--model", "model", c.model, "model to train (see `latentlab models`)");
-  add("--dataset", "dataset", c.dataset, "mnist | fashion-mnist | folder:<path> (PNG, JPEG, BMP images, recursively)");
-  add("--data-dir", "data_dir", c.data_dir, "folder with the four IDX files (plain or .gz); default: the dataset's own");
-  add("--image-size", "image_size", c.image_size, "image folders: resize the shorter side and center-crop to this (0: dcgan 96, others 64)");
-  add("--channels", "channels", c.channels, "image folders: 1 grayscale | 3 RGB (0: 3)");
-  add("--strict", "strict", c.strict, "image folders: stop at a file that cannot be decoded instead of skipping it");
-  add("--holdout", "holdout", c.holdout, "image folders: share of the images held out as the test split");
-  add("--train-images", "train_images", c.train_images, "train on the first N training images only (0: all)");
-  add("--epochs", "epochs", c.epochs, "training epochs");
-  add("--batch-size", "batch_size", c.batch_size, "mini-batch size (0: the model's default: vae 128, ae 32, gan 64, aae 100)");
-  a.table.push_back({cmd.add_flag("--shuffle,!--no-shuffle", c.shuffle,
-                                  "reshuffle the training images every epoch; --no-shuffle keeps the files' order"),
-                     "shuffle"});
-  add("--drop-last", "drop_last", c.drop_last, "leave out each epoch's last batch when it is not full (PyTorch's drop_last)");
-  add("--lr", "lr", c.lr, "Adam learning rate (0: the model's default: 1e-3; gan, dcgan 2e-4)");
-  add("--lr-g", "lr_g", c.lr_g, "GANs: the generator's learning rate (0: --lr)");
-  add("--lr-d", "lr_d", c.lr_d, "GANs: the discriminator's learning rate (0: --lr)");
-  add("--beta1", "beta1", c.beta1, "Adam beta1 (negative: the model's default: 0.9; gan, dcgan, aae 0.5)");
-  add("--seed", "seed", c.seed, "seed of initialisation, shuffling and sampling")->check(CLI::NonNegativeNumber);
-  add("--threads", "threads", c.threads, "CPU threads (0: all cores)");
-  add("--device", "device", c.device, "cpu | cuda");
-  add("--out", "out", c.out, "run folder (default: runs/<model>-<date-time>)");
-  add("--arch", "arch", c.arch, "mlp | conv networks (default: dcgan conv, others mlp)");
-  add("--hidden", "hidden", c.hidden, "encoder hidden sizes, comma separated (default: vae 400, ae 256,64)")->delimiter(',');
-  add("--latent", "latent", c.latent, "code size, nz of a GAN (0: the model's default: 20; gan, dcgan 100; aae 8)");
-  add("--activation", "activation", c.activation, "relu | leaky_relu | elu | tanh | sigmoid | identity");
-  add("--loss", "loss", c.loss, "reconstruction loss bce | mse (default: vae bce, ae mse)");
-  add("--loss-reduction", "loss_reduction", c.loss_reduction,
-      "what the optimiser minimises: mean (over every pixel and image, PyTorch's default) | sum (reduction='sum') | "
-      "image (summed per image, averaged over the batch); default: ae mean, vae image; metrics keep the model's unit");
-  add("--output", "output", c.output, "vae: decoder output sigmoid | tanh (images scaled to [-1, 1] as Normalize(0.5, 0.5); needs --loss mse)");
-  add("--init", "init", c.init, "weight initialisation default (PyTorch's) | dcgan (N(0, 0.02)) | glorot (TensorFlow's); "
-      "default: dcgan for dcgan, PyTorch's for the others");
-  add("--noise", "noise", c.noise, "denoising: gaussian:<sigma> | masking:<p> | salt-pepper:<p>");
-  add("--l1", "l1", c.l1, "weight of the L1 penalty on the code (sparse AE)");
-  add("--sparsity", "sparsity", c.sparsity, "<rho>:<weight>: KL sparsity penalty toward mean activation rho");
-  add("--contractive", "contractive", c.contractive, "weight of the encoder's squared Jacobian norm (contractive AE)");
-  add("--dropout", "dropout", c.dropout, "dropout probability on hidden layers, training only");
-  add("--beta", "beta", c.beta, "weight of the KL term (beta-VAE)");
-  add("--kl-warmup", "kl_warmup", c.kl_warmup, "epochs over which the KL weight rises to --beta (0: off)");
-  add("--posterior", "posterior", c.posterior, "vae: logvar | relu-sigma (the first seed's encoder)");
-  add("--ngf", "ngf", c.ngf, "dcgan: generator feature maps");
-  add("--ndf", "ndf", c.ndf, "dcgan: discriminator feature maps");
-  add("--d-every", "d_every", c.d_every, "GANs: train the discriminator every N batches");
-  add("--g-every", "g_every", c.g_every, "GANs: train the generator every N batches");
-  add("--g-fresh-noise", "g_fresh_noise", c.g_fresh_noise,
-      "GANs: the generator's step draws new codes (the anime seed) instead of reusing the discriminator step's fakes");
-  add("--prior", "prior", c.prior, "aae: gaussian | mixture (10 Gaussians on a circle)");
-  add("--image-every", "image_every", c.image_every, "write image grids every N epochs");
-  add("--preview-every", "preview_every", c.preview_every, "write samples-latest.png every N batches (0: off)");
-  add("--log-every", "log_every", c.log_every,
-      "append each phase's latest loss to steps.jsonl every N batches (0: off; negative: GANs 20, others 0)");
-  add("--save-every", "save_every", c.save_every, "write the checkpoint every N epochs (and after the last)");
-  add("--keep-checkpoints", "keep_checkpoints", c.keep_checkpoints,
-      "also keep checkpoint-<epoch> of the last N saves, or all (sample, generate, reconstruct, eval --epoch E read them)")
-      ->transform(CLI::Transformer({{"all", "-1"}}));
-  add("--grid-images", "grid_images", c.grid_images, "images in each samples grid");
-  add("--on-nonfinite", "on_nonfinite", c.on_nonfinite,
-      "a batch with a NaN or infinite loss or gradient: stop (keep the last good checkpoint) | skip (count it)");
+  for (const Setting& s : all_settings()) {
+    Flag& f = a.table.emplace_back(Flag{nullptr, &s});
+    const std::string help = setting_help(s);
+    if (s.is_flag()) {
+      // a setting that is on by default is turned off with --no-<key>
+      bool on_by_default = setting_value(TrainConfig{}, s).get<bool>();
+      f.option = cmd.add_flag(on_by_default ? s.flag() + ",!--no-" + s.flag().substr(2) : s.flag(), f.on, help);
+    } else {
+      f.option = cmd.add_option(s.flag(), f.text, help)->type_name(s.type_name());
+    }
+    if (is_model_setting(s.key)) f.option->group("Model settings (`latentlab models --verbose` lists each model's)");
+  }
 }
 
 // defaults <- preset <- config file (or the resumed run's config.json) <- flags given on the command
 // line. `recorded_out` receives the "out" a resumed run's config.json holds.
 TrainConfig resolve(const TrainArgs& a, std::string& recorded_out) {
-  nlohmann::json given = to_json(a.flags), merged = nlohmann::json::object();
+  nlohmann::json merged = nlohmann::json::object();
   TrainConfig base;
   require(a.preset.empty() || a.resume.empty(), "--preset cannot be given with --resume (the run's config.json fixes every setting)");
   require(a.config_file.empty() || a.resume.empty(),
@@ -121,14 +69,14 @@ TrainConfig resolve(const TrainArgs& a, std::string& recorded_out) {
     recorded_out = base.out;
     base.out = a.resume;
     for (const auto& f : a.table)
-      if (f.option->count() && f.key != "epochs" && f.key != "threads" && f.key != "device")
+      if (f.option->count() && f.setting->key != "epochs" && f.setting->key != "threads" && f.setting->key != "device")
         throw Error(f.option->get_name() + " cannot change when resuming (" + a.resume +
                     "/config.json fixes it); only --epochs, --threads and --device may be given with --resume");
   } else if (!a.config_file.empty()) {
     base = load_config(a.config_file, base);
   }
   for (const auto& f : a.table)
-    if (f.option->count()) merged[f.key] = given[f.key];
+    if (f.option->count()) merged[f.setting->key] = f.setting->is_flag() ? nlohmann::json(f.on) : setting_from_text(*f.setting, f.text);
   TrainConfig c = config_from_json(merged, base, "command line");
   if (a.resume.empty()) check_settings_apply(c);
   return c;
@@ -201,15 +149,35 @@ void add_train(CLI::App& app) {
 }
 
 void add_models(CLI::App& app) {
-  auto* cmd = app.add_subcommand("models", "list the models --model accepts");
-  cmd->callback([] {
+  auto* cmd = app.add_subcommand("models", "list the models --model accepts, the presets and the datasets");
+  auto verbose = std::make_shared<bool>(false);
+  cmd->add_flag("--verbose,-v", *verbose, "also each model's settings with their defaults for that model, and the datasets");
+  cmd->callback([verbose] {
     size_t w = 0;
     for (const auto& [name, summary] : ModelRegistry::list()) w = std::max(w, name.size());
     for (const auto& [name, summary] : presets()) w = std::max(w, name.size());
     const int width = static_cast<int>(w) + 2;
-    for (const auto& [name, summary] : ModelRegistry::list()) std::printf("%-*s%s\n", width, name.c_str(), summary.c_str());
+    for (const ModelEntry* e : ModelRegistry::entries()) {
+      std::printf("%-*s%s\n", width, e->name.c_str(), e->summary.c_str());
+      if (!*verbose) continue;
+      // the settings this model reads or owns, and the run settings it chooses a default for
+      for (const Setting& s : all_settings()) {
+        auto models = models_reading(s.key);
+        bool applies = std::find(models.begin(), models.end(), e->name) != models.end();
+        if (!applies && !(models.empty() && e->defaults.contains(s.key))) continue;
+        std::printf("    %-20s %-14s %s\n", s.flag().c_str(), setting_default_for(s, e->name).c_str(), s.help.c_str());
+      }
+      std::printf("\n");
+    }
     std::printf("\npresets (--preset):\n");
     for (const auto& [name, summary] : presets()) std::printf("%-*s%s\n", width, name.c_str(), summary.c_str());
+    if (!*verbose) return;
+    std::printf("\ndatasets (--dataset):\n");
+    for (const DatasetEntry* d : DatasetRegistry::entries()) {
+      std::string name = d->name + (d->name.back() == ':' ? "<path>" : "");
+      std::printf("%-*s%s\n", width + 6, name.c_str(), d->help.c_str());
+      if (d->default_dir) std::printf("%-*sdefault folder: %s\n", width + 6, "", d->default_dir().c_str());
+    }
   });
 }
 
