@@ -1,5 +1,6 @@
 // Loss terms against hand-computed values and finite differences.
 #include "common.h"
+#include "kernels/kernels.h"
 #include "latentlab/losses.h"
 
 namespace latentlab::test {

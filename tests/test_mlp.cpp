@@ -1,5 +1,6 @@
 // The MLP block and its closed-form Jacobian norm, against autograd.
 #include "common.h"
+#include "kernels/kernels.h"
 #include "latentlab/nn.h"
 
 namespace latentlab::test {
@@ -83,8 +84,8 @@ TEST_F(MlpTest, TapedPassMatchesAutogradForEveryActivation) {
       torch::Tensor out, dx;
       {
         torch::NoGradGuard no_grad;
-        out = m->forward_taped(x, tape, out_act).clone();
-        dx = m->backward_taped(dout, tape, true);
+        out = forward_taped(*m, x, tape, out_act).clone();
+        dx = backward_taped(*m, dout, tape, true);
       }
       EXPECT_TRUE(torch::allclose(out, apply_activation(m->forward(x), out_act))) << act;
       EXPECT_TRUE(torch::allclose(dx, xr.grad(), 1e-10, 1e-12)) << act;
@@ -111,8 +112,8 @@ TEST_F(MlpTest, TapedPassInFloat32MatchesAutograd) {
     for (auto& p : m->parameters()) p.mutable_grad() = torch::ones_like(p);  // backward_taped adds to these
     torch::NoGradGuard no_grad;
     MlpTape tape;
-    EXPECT_TRUE(torch::allclose(m->forward_taped(x, tape, out_act), apply_activation(m->forward(x), out_act), 1e-5, 1e-5)) << act;
-    auto dx = m->backward_taped(dout, tape, true);
+    EXPECT_TRUE(torch::allclose(forward_taped(*m, x, tape, out_act), apply_activation(m->forward(x), out_act), 1e-5, 1e-5)) << act;
+    auto dx = backward_taped(*m, dout, tape, true);
     EXPECT_TRUE(torch::allclose(dx, xr.grad(), 1e-4, 1e-5)) << act << ", " << threads << " threads";
     auto got = take_grads(m);
     for (size_t i = 0; i < got.size(); ++i)
@@ -129,9 +130,9 @@ TEST_F(MlpTest, TapedGradientsMatchFiniteDifferences) {
   auto dout = torch::randn({2, 3}, torch::kFloat64);
   torch::NoGradGuard no_grad;
   MlpTape tape;
-  auto f = [&] { return (m->forward_taped(x, tape, Activation::sigmoid) * dout).sum().item<double>(); };
+  auto f = [&] { return (forward_taped(*m, x, tape, Activation::sigmoid) * dout).sum().item<double>(); };
   f();
-  m->backward_taped(dout, tape, false);
+  backward_taped(*m, dout, tape, false);
   int64_t checked = 0;
   for (auto& p : m->parameters()) {
     expect_gradient_matches_finite_differences(p, p.grad(), f, 1e-6, 1e-8);
@@ -146,28 +147,28 @@ TEST_F(MlpTest, TapedBackwardAddsToExistingGradientsAndReusesBuffers) {
   auto dout = torch::randn({3, 2});
   torch::NoGradGuard no_grad;
   MlpTape tape;
-  const void* first = m->forward_taped(x, tape).data_ptr();
-  EXPECT_FALSE(m->backward_taped(dout, tape, false).defined());  // no input gradient asked for
+  const void* first = forward_taped(*m, x, tape).data_ptr();
+  EXPECT_FALSE(backward_taped(*m, dout, tape, false).defined());  // no input gradient asked for
   auto once = m->layers[0]->weight.grad().clone();
-  EXPECT_EQ(m->forward_taped(x, tape).data_ptr(), first);  // same batch size: same buffer
-  m->backward_taped(dout, tape, false);
+  EXPECT_EQ(forward_taped(*m, x, tape).data_ptr(), first);  // same batch size: same buffer
+  backward_taped(*m, dout, tape, false);
   EXPECT_TRUE(torch::allclose(m->layers[0]->weight.grad(), 2 * once));
-  EXPECT_EQ(m->forward_taped(torch::randn({4, 6}), tape).size(0), 4);  // a new batch size reallocates
+  EXPECT_EQ(forward_taped(*m, torch::randn({4, 6}), tape).size(0), 4);  // a new batch size reallocates
 }
 
 TEST_F(MlpTest, TapedPassRefusesDropoutWrongShapesAndAMissingForward) {
   Mlp m(MlpOptions(6, {5}, 2).dropout(0.5));
   MlpTape tape;
   torch::NoGradGuard no_grad;
-  EXPECT_FALSE(m->can_tape());
-  EXPECT_THROW(m->forward_taped(torch::randn({3, 6}), tape), c10::Error);
+  EXPECT_FALSE(can_tape(*m));
+  EXPECT_THROW(forward_taped(*m, torch::randn({3, 6}), tape), c10::Error);
   m->eval();
-  EXPECT_TRUE(m->can_tape());
-  EXPECT_THROW(m->forward_taped(torch::randn({3, 7}), tape), c10::Error);
+  EXPECT_TRUE(can_tape(*m));
+  EXPECT_THROW(forward_taped(*m, torch::randn({3, 7}), tape), c10::Error);
   MlpTape fresh;
-  EXPECT_THROW(m->backward_taped(torch::randn({3, 2}), fresh, false), c10::Error);
-  m->forward_taped(torch::randn({3, 6}), tape);
-  EXPECT_THROW(m->backward_taped(torch::randn({4, 2}), tape, false), c10::Error);
+  EXPECT_THROW(backward_taped(*m, torch::randn({3, 2}), fresh, false), c10::Error);
+  forward_taped(*m, torch::randn({3, 6}), tape);
+  EXPECT_THROW(backward_taped(*m, torch::randn({4, 2}), tape, false), c10::Error);
 }
 
 TEST_F(MlpTest, DropoutOnlyInTraining) {

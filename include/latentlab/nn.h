@@ -1,5 +1,9 @@
 #pragma once
-// Shared building blocks: the MLP used as encoder and decoder by every fully connected model.
+// The networks the models are built from: activations, the MLP (with its closed-form Jacobian norm)
+// used as encoder and decoder by every fully connected model, the convolutional encoder and decoder,
+// the fast transposed convolution, the DCGAN generator and discriminator of each image size, and
+// weight initialisation schemes. The hand-written training pass of the MLP is internal
+// (src/kernels/kernels.h).
 #include <torch/torch.h>
 
 #include <string>
@@ -13,11 +17,6 @@ Activation parse_activation(const std::string& name);
 torch::Tensor apply_activation(const torch::Tensor& x, Activation a);
 /// The derivative of the activation at pre-activation x, elementwise.
 torch::Tensor activation_derivative(const torch::Tensor& x, Activation a);
-/// A [rows, cols] buffer with `like`'s dtype and device: `t` itself while it already is one, else a new
-/// empty tensor assigned to `t`. For the scratch tensors of hand-written passes.
-torch::Tensor& reuse_buffer(torch::Tensor& t, int64_t rows, int64_t cols, const torch::Tensor& like);
-/// In place: `grad` (d loss / d y) becomes d loss / d x for y = a(x), from the output y alone.
-void activation_backward_from_output_(torch::Tensor& grad, const torch::Tensor& y, Activation a);
 
 struct MlpOptions {
   MlpOptions(int64_t in_features, std::vector<int64_t> hidden, int64_t out_features)
@@ -34,15 +33,6 @@ struct MlpOptions {
   TORCH_ARG(double, dropout) = 0.0;
 };
 
-/// What MlpImpl::forward_taped keeps for backward_taped: each layer's input and output, in buffers that
-/// are reused while the batch size stays the same. One tape per pass in flight.
-struct MlpTape {
-  std::vector<torch::Tensor> inputs;   ///< inputs[i]: the input of layer i, [b, in_i]; inputs[0] is the flattened x
-  std::vector<torch::Tensor> outputs;  ///< outputs[i]: layer i after its activation (the last after out_act)
-  std::vector<torch::Tensor> grads;    ///< scratch: d loss / d inputs[i]
-  Activation out_act = Activation::identity;
-};
-
 /// in -> hidden[0] -> ... -> out: Linear + activation (+ dropout) per hidden layer, a plain Linear last.
 /// Input of any shape [b, ...] is flattened to [b, in_features].
 class MlpImpl : public torch::nn::Cloneable<MlpImpl> {
@@ -55,16 +45,6 @@ class MlpImpl : public torch::nn::Cloneable<MlpImpl> {
   /// from the output end in closed form (about `rows` times the cost of the forward pass), and
   /// differentiable, for the contractive penalty. Not with dropout.
   std::pair<torch::Tensor, torch::Tensor> forward_with_jacobian(const torch::Tensor& x, int64_t rows, Activation out_act);
-  /// The forward pass without autograd, for a hand-written training step: out_act(output), [b, out],
-  /// with each layer written by one fused matrix product into `tape`'s reused buffers. Not with
-  /// dropout in training (can_tape()). The result lives in the tape until its next forward_taped.
-  const torch::Tensor& forward_taped(const torch::Tensor& x, MlpTape& tape, Activation out_act = Activation::identity);
-  /// The backward pass of the last forward_taped: given d loss / d out_act(output), adds d loss / d weight
-  /// and d loss / d bias into each layer's .grad (as autograd accumulates) with one matrix product per
-  /// weight, and returns d loss / d x ([b, in]) when `want_dx`, else an undefined tensor.
-  torch::Tensor backward_taped(const torch::Tensor& dout, MlpTape& tape, bool want_dx);
-  /// Whether forward_taped may run now: no dropout while training.
-  bool can_tape() const { return options.dropout() == 0 || !is_training(); }
   Activation activation() const { return act_; }
   MlpOptions options;
   std::vector<torch::nn::Linear> layers;
@@ -114,6 +94,12 @@ TORCH_MODULE(ConvEncoder);
 /// [in, out, k, k], parameter names and initialisation of nn::ConvTranspose2d, computed through the
 /// convolution's input gradient, which ATen runs with oneDNN on the CPU (nn::ConvTranspose2d takes a
 /// slow im2col path there in 1.13; this is about 3x faster for the DCGAN's layers).
+/// [b, 1, ...] logits to [b]: the last layer of the discriminators.
+struct SqueezeLogitImpl : torch::nn::Module {
+  torch::Tensor forward(const torch::Tensor& x);
+};
+TORCH_MODULE(SqueezeLogit);
+
 class ConvTranspose2dFastImpl : public torch::nn::Module {
  public:
   ConvTranspose2dFastImpl(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, bool bias = false);

@@ -1,6 +1,7 @@
 #include "latentlab/models/ae.h"
 
 #include "latentlab/losses.h"
+#include "../kernels/kernels.h"
 
 namespace latentlab {
 
@@ -47,20 +48,14 @@ LossTerms AutoencoderImpl::losses(size_t, const Batch& batch) {
   return l;
 }
 
-bool AutoencoderImpl::fused_step_applies() const {
-  return codec.mlp_encoder && codec.options.dropout() == 0 && !reg_.penalise_code() && is_training() &&
-         torch::GradMode::is_enabled();
-}
+bool AutoencoderImpl::fused_step_applies() const { return codec.taped_step_applies() && !reg_.penalise_code(); }
 
 LossTerms AutoencoderImpl::losses_and_gradients(size_t phase, const Batch& batch) {
   const torch::Tensor& x = batch.images;
   if (!fused_step_applies()) return ModelImpl::losses_and_gradients(phase, batch);
-  torch::NoGradGuard no_grad;
-  const torch::Tensor& code = codec.mlp_encoder->forward_taped(corrupt(x, reg_.noise), fused_.encoder, codec.activation());
-  const torch::Tensor& logits = codec.mlp_decoder->forward_taped(code, fused_.decoder);
-  auto recon = recon_sum_with_grad(logits, x, bce_, 1.0 / static_cast<double>(x.numel()), fused_.dlogits);
-  auto dcode = codec.mlp_decoder->backward_taped(fused_.dlogits, fused_.decoder, true);
-  codec.mlp_encoder->backward_taped(dcode, fused_.encoder, false);
+  auto same = [](const torch::Tensor& t) { return t; };
+  auto recon = taped_codec_step(codec, corrupt(x, reg_.noise), x, bce_, 1.0 / static_cast<double>(x.numel()),
+                                codec.activation(), same, same);
   return {recon, {{bce_ ? "bce" : "mse", recon}}};
 }
 

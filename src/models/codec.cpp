@@ -1,6 +1,7 @@
 #include "latentlab/models/codec.h"
 
 #include "latentlab/error.h"
+#include "../kernels/kernels.h"
 
 namespace latentlab {
 
@@ -40,6 +41,15 @@ std::pair<torch::Tensor, torch::Tensor> Codec::encode_with_jacobian(const torch:
                                                                     Activation out_act) {
   require(static_cast<bool>(mlp_encoder), "the contractive penalty and the Jacobian norm need --arch mlp");
   return mlp_encoder->forward_with_jacobian(x, rows, out_act);
+}
+
+bool Codec::taped_step_applies() const {
+  return mlp_encoder && options.dropout() == 0 && mlp_encoder->is_training() && torch::GradMode::is_enabled();
+}
+
+CodecTapes& Codec::tapes() {
+  if (!tapes_) tapes_ = std::make_shared<CodecTapes>();
+  return *tapes_;
 }
 
 }  // namespace latentlab

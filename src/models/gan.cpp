@@ -17,11 +17,6 @@ struct UnflattenImpl : torch::nn::Module {
 };
 TORCH_MODULE(Unflatten);
 
-struct SqueezeLogitImpl : torch::nn::Module {
-  torch::Tensor forward(const torch::Tensor& x) { return x.view({x.size(0)}); }
-};
-TORCH_MODULE(SqueezeLogit);
-
 }  // namespace
 
 GanImpl::GanImpl(GanOptions opts, std::string kind) : options(std::move(opts)), kind_(std::move(kind)) {

@@ -2,6 +2,7 @@
 
 #include "latentlab/error.h"
 #include "latentlab/losses.h"
+#include "../kernels/kernels.h"
 
 #include <cmath>
 
@@ -75,8 +76,8 @@ LossTerms VaeImpl::losses(size_t, const Batch& batch) {
 }
 
 bool VaeImpl::fused_step_applies() const {
-  return codec.mlp_encoder && options.dropout() == 0 && options.posterior() == "logvar" && !tanh_output() &&
-         !options.regularizers().penalise_code() && is_training() && torch::GradMode::is_enabled();
+  return codec.taped_step_applies() && options.posterior() == "logvar" && !tanh_output() &&
+         !options.regularizers().penalise_code();
 }
 
 LossTerms VaeImpl::losses_and_gradients(size_t phase, const Batch& batch) {
@@ -88,23 +89,25 @@ LossTerms VaeImpl::losses_and_gradients(size_t phase, const Batch& batch) {
   const double s = 1.0 / static_cast<double>(b), w = kl_weight_;
   for (auto* t : {&f.eps, &f.std, &f.z}) reuse_buffer(*t, b, L, x);
   reuse_buffer(f.dcode, b, 2 * L, x);
-  // forward: the draws match losses()' randn_like(mu)
-  const torch::Tensor& h = codec.mlp_encoder->forward_taped(corrupt(x, options.regularizers().noise), f.encoder);
-  auto mu = h.narrow(1, 0, L), logvar = h.narrow(1, L, L);
-  f.eps.normal_();
-  at::exp_out(f.std, logvar.mul(0.5));
-  at::addcmul_out(f.z, mu, f.eps, f.std);
-  const torch::Tensor& logits = codec.mlp_decoder->forward_taped(f.z, f.decoder);
-  auto recon = recon_sum_with_grad(logits, x, options.likelihood() == "bce", s, f.dlogits);
-  auto var = f.std.square();
-  auto kl = (mu.flatten().dot(mu.flatten()) + var.sum() - logvar.sum()).sub_(static_cast<double>(b * L)).mul_(0.5 * s);
-  // backward: d/d mu = dz + w mu / b; d/d logvar = dz eps std / 2 + w (var - 1) / (2 b)
-  torch::Tensor dz = codec.mlp_decoder->backward_taped(f.dlogits, f.decoder, true);
-  auto dmu = f.dcode.narrow(1, 0, L), dlogvar = f.dcode.narrow(1, L, L);
-  at::add_out(dmu, dz, mu, w * s);
-  at::mul_out(dlogvar, dz, f.eps).mul_(f.std).mul_(0.5);
-  dlogvar.add_(var.sub_(1), 0.5 * w * s);
-  codec.mlp_encoder->backward_taped(f.dcode, f.encoder, false);
+  torch::Tensor mu, logvar, var, kl;
+  auto sample = [&](const torch::Tensor& h) {  // the draws match losses()' randn_like(mu)
+    mu = h.narrow(1, 0, L), logvar = h.narrow(1, L, L);
+    f.eps.normal_();
+    at::exp_out(f.std, logvar.mul(0.5));
+    at::addcmul_out(f.z, mu, f.eps, f.std);
+    var = f.std.square();
+    kl = (mu.flatten().dot(mu.flatten()) + var.sum() - logvar.sum()).sub_(static_cast<double>(b * L)).mul_(0.5 * s);
+    return f.z;
+  };
+  auto add_kl_gradient = [&](const torch::Tensor& dz) {  // d/d mu = dz + w mu / b; d/d logvar = dz eps std / 2 + w (var - 1) / (2 b)
+    auto dmu = f.dcode.narrow(1, 0, L), dlogvar = f.dcode.narrow(1, L, L);
+    at::add_out(dmu, dz, mu, w * s);
+    at::mul_out(dlogvar, dz, f.eps).mul_(f.std).mul_(0.5);
+    dlogvar.add_(var.sub_(1), 0.5 * w * s);
+    return f.dcode;
+  };
+  auto recon = taped_codec_step(codec, corrupt(x, options.regularizers().noise), x, options.likelihood() == "bce", s,
+                                Activation::identity, sample, add_kl_gradient);
   return {w == 1.0 ? recon + kl : recon + w * kl, {{"recon", recon}, {"kl", kl}}};
 }
 

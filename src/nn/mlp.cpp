@@ -1,6 +1,6 @@
 #include "latentlab/error.h"
 #include "latentlab/nn.h"
-#include "mlp_kernels.h"
+#include "../kernels/loops.h"
 
 namespace latentlab {
 

@@ -5,10 +5,9 @@
 
 #include "latentlab/error.h"
 #include "latentlab/optim.h"
+#include "../kernels/loops.h"
 
 namespace latentlab {
-bool adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, float b1, float b2, float step_size,
-                 float inv_sqrt_bc2, float eps);  // adam_kernel.cpp
 
 FlatAdam::FlatAdam(const std::vector<torch::Tensor>& params, FlatAdamOptions opts) : options(opts) {
   TORCH_CHECK(!params.empty(), "FlatAdam: no parameters");
@@ -102,7 +101,7 @@ bool FlatAdam::step() {
     float* v = v_.data_ptr<float>();
     std::atomic<bool> bad{false};
     at::parallel_for(0, params_.numel(), 65536, [&](int64_t begin, int64_t end) {
-      if (!adam_kernel(p + begin, g + begin, m + begin, v + begin, end - begin, fb1, fb2, step_size, inv_sqrt_bc2, eps))
+      if (!kernels::adam_kernel(p + begin, g + begin, m + begin, v + begin, end - begin, fb1, fb2, step_size, inv_sqrt_bc2, eps))
         bad.store(true, std::memory_order_relaxed);
     });
     finite = !bad.load();

@@ -46,10 +46,6 @@ class AutoencoderImpl : public ModelImpl {
   bool bce_;
   std::string reduction_;
   Regularizers reg_;
-  struct FusedBuffers {
-    MlpTape encoder, decoder;
-    torch::Tensor dlogits;
-  } fused_;  // reused by losses_and_gradients
 };
 
 /// Reconstruction error per image as the mean over pixels: MSE of sigmoid(logits), or BCE from logits.

@@ -6,6 +6,8 @@
 
 namespace latentlab {
 
+struct CodecTapes;  // src/kernels/kernels.h
+
 struct CodecOptions {
   CodecOptions(ImageShape shape, int64_t encoder_out, int64_t latent)
       : shape_(shape), encoder_out_(encoder_out), latent_(latent) {}
@@ -38,6 +40,11 @@ class Codec {
   Activation activation() const { return act_; }
   /// Whether encode_with_jacobian() is available (an MLP encoder).
   bool has_jacobian() const { return static_cast<bool>(mlp_encoder); }
+  /// Whether the hand-written training step (taped_codec_step, src/kernels/) can run now: MLP networks
+  /// without dropout, training, with autograd on. A model adds the conditions of its own terms.
+  bool taped_step_applies() const;
+  /// The tapes and scratch buffers of that step, made on first use and reused.
+  CodecTapes& tapes();
 
   CodecOptions options;
   Mlp mlp_encoder{nullptr}, mlp_decoder{nullptr};        ///< set for --arch mlp
@@ -46,6 +53,7 @@ class Codec {
 
  private:
   Activation act_;
+  std::shared_ptr<CodecTapes> tapes_;
 };
 
 }  // namespace latentlab

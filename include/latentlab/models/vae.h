@@ -98,8 +98,7 @@ class VaeImpl : public ModelImpl {
   std::pair<torch::Tensor, torch::Tensor> split(const torch::Tensor& h) const;
   double kl_weight_ = 1.0;
   struct FusedBuffers {
-    MlpTape encoder, decoder;
-    torch::Tensor eps, std, z, dlogits, dcode;
+    torch::Tensor eps, std, z, dcode;
   } fused_;  // reused by losses_and_gradients
 };
 

@@ -2,11 +2,9 @@
 // GCC vectorise expf and log1pf through glibc's libmvec and the sums with partial accumulators.
 // Non-finite logits still give a non-finite sum and gradient (tests/test_losses.cpp), which the
 // trainer's check then reports.
-#include "recon_kernels.h"
-
 #include <cmath>
 
-#include "../kernel_clones.h"
+#include "loops.h"
 
 namespace latentlab::kernels {
 namespace {

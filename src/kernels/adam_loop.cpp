@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "../kernel_clones.h"
+#include "loops.h"
 
-namespace latentlab {
+namespace latentlab::kernels {
 
 // Returns whether every gradient was finite: an exponent of all ones (NaN or infinity) is found with
 // an integer test that vectorises with the update, so the check costs no extra pass over memory.
@@ -27,4 +27,4 @@ LATENTLAB_CLONES bool adam_kernel(float* __restrict__ p, const float* __restrict
   return nonfinite == 0;
 }
 
-}  // namespace latentlab
+}  // namespace latentlab::kernels

@@ -1,12 +1,9 @@
 // The MLP's hand-written training pass: forward into reused buffers without autograd, and a backward
-// that writes each weight's gradient with one matrix product. Used by the models' fused training
-// steps (VaeImpl::losses_and_gradients, AutoencoderImpl::losses_and_gradients); checked against
-// autograd and finite differences in tests/test_mlp.cpp.
+// that writes each weight's gradient with one matrix product. Used by the codec's taped step
+// (codec_step.cpp); checked against autograd and finite differences in tests/test_mlp.cpp.
 #include <optional>
 
-#include "gemm.h"
-#include "latentlab/nn.h"
-#include "mlp_kernels.h"
+#include "kernels.h"
 
 namespace latentlab {
 
@@ -88,8 +85,11 @@ void activation_backward_from_output_(torch::Tensor& grad, const torch::Tensor& 
   }
 }
 
-const torch::Tensor& MlpImpl::forward_taped(const torch::Tensor& x, MlpTape& tape, Activation out_act) {
-  TORCH_CHECK(can_tape(), "Mlp: forward_taped does not support dropout in training");
+bool can_tape(const MlpImpl& m) { return m.options.dropout() == 0 || !m.is_training(); }
+
+const torch::Tensor& forward_taped(MlpImpl& m, const torch::Tensor& x, MlpTape& tape, Activation out_act) {
+  TORCH_CHECK(can_tape(m), "Mlp: forward_taped does not support dropout in training");
+  const auto& layers = m.layers;
   const size_t n = layers.size();
   const int64_t b = x.size(0);
   tape.inputs.resize(n);
@@ -97,19 +97,21 @@ const torch::Tensor& MlpImpl::forward_taped(const torch::Tensor& x, MlpTape& tap
   tape.grads.resize(n);
   tape.out_act = out_act;
   tape.inputs[0] = x.reshape({b, -1});
-  TORCH_CHECK(tape.inputs[0].size(1) == options.in_features(), "Mlp: input has ", tape.inputs[0].size(1),
-              " features, expected ", options.in_features());
+  TORCH_CHECK(tape.inputs[0].size(1) == m.options.in_features(), "Mlp: input has ", tape.inputs[0].size(1),
+              " features, expected ", m.options.in_features());
   for (size_t i = 0; i < n; ++i) {
     auto& layer = layers[i];
     torch::Tensor& out = reuse_buffer(tape.outputs[i], b, layer->weight.size(0), x);
     gemm(out, tape.inputs[i], false, layer->weight, true, false);
-    add_bias_activate_(out, layer->bias, i + 1 < n ? act_ : out_act);
+    add_bias_activate_(out, layer->bias, i + 1 < n ? m.activation() : out_act);
     if (i + 1 < n) tape.inputs[i + 1] = out;
   }
   return tape.outputs.back();
 }
 
-torch::Tensor MlpImpl::backward_taped(const torch::Tensor& dout, MlpTape& tape, bool want_dx) {
+torch::Tensor backward_taped(MlpImpl& m, const torch::Tensor& dout, MlpTape& tape, bool want_dx) {
+  auto& layers = m.layers;
+  const Activation act = m.activation();
   const size_t n = layers.size();
   TORCH_CHECK(tape.outputs.size() == n && tape.outputs.back().defined(), "Mlp: backward_taped without forward_taped");
   TORCH_CHECK(dout.sizes() == tape.outputs.back().sizes(), "Mlp: backward_taped got a gradient of the wrong shape");
@@ -136,7 +138,7 @@ torch::Tensor MlpImpl::backward_taped(const torch::Tensor& dout, MlpTape& tape, 
         add_column_sums_(gb, g);
       } else {
         gemm(gin, g, false, layer->weight, false, false);  // d in = g W
-        if (i > 0) activation_backward_from_output_(gin, in, act_);
+        if (i > 0) activation_backward_from_output_(gin, in, act);
       }
     };
     if (want_gin && side_by_side) {

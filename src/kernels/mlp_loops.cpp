@@ -1,7 +1,5 @@
 // Kept free of torch headers so it compiles fast with its own flags (see CMakeLists.txt).
-#include "mlp_kernels.h"
-
-#include "../kernel_clones.h"
+#include "loops.h"
 
 namespace latentlab::kernels {
 

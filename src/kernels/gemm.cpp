@@ -1,4 +1,4 @@
-#include "gemm.h"
+#include "kernels.h"
 
 #include "latentlab/build_config.h"
 #if LATENTLAB_HAVE_DNNL
