@@ -42,11 +42,19 @@ class WeightsFile {
   /// Parses `bytes` read from `path` (named in every error): a safetensors file by our own checked
   /// parser, else a format-1 LibTorch archive through load_archive. Throws latentlab::Error.
   static WeightsFile read(const std::string& bytes, const std::string& path);
+  /// read(), then the checks every loader makes: a latentlab file (else "<path>: not a latentlab
+  /// <what>"), in a format this build reads (else "written by a newer latentlab"), of one of `kinds`
+  /// (else "<path>: holds a <kind>, not a <what>"). Throws latentlab::Error.
+  static WeightsFile read_kind(const std::string& bytes, const std::string& path, const std::vector<std::string>& kinds,
+                               const std::string& what);
   const std::string& path() const { return path_; }
   /// kWeightsFormat, or 1 for a LibTorch archive; 0 when the file does not say (not latentlab's).
   int64_t format() const { return format_; }
   /// A metadata value ("kind", "config", "shape", "epoch", ...), or "" when absent.
   std::string meta(const std::string& key) const;
+  /// A whole-number metadata value ("epoch", "world_size"), or `fallback` when absent; throws
+  /// latentlab::Error naming the file for anything but decimal digits.
+  int64_t meta_count(const std::string& key, int64_t fallback) const;
   /// The tensor of that name ("model.encoder.fc0.weight", "optimizer.vae.step", "rng.0"), or an
   /// undefined tensor when the file has none of that name.
   torch::Tensor tensor(const std::string& name) const;

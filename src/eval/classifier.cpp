@@ -9,7 +9,7 @@
 
 #include "latentlab/error.h"
 #include "latentlab/progress.h"
-#include "latentlab/io.h"
+#include "latentlab/files.h"
 #include "latentlab/train.h"
 #include "latentlab/weights.h"
 
@@ -123,12 +123,11 @@ TrainedClassifier load_classifier(const std::string& path) {
   try {
     std::optional<WeightsFile> read;
     try {
-      read = WeightsFile::read(bytes, path);
+      read = WeightsFile::read_kind(bytes, path, {"classifier"}, "classifier");
     } catch (const Error& e) {
       throw Error(std::string(e.what()) + retrain);
     }
     const WeightsFile& f = *read;
-    require(f.meta("kind") == "classifier", path + ": not a latentlab classifier" + retrain);
     TrainedClassifier c;
     c.dataset = f.meta("dataset");
     auto accuracy = nlohmann::json::parse(f.meta("accuracy"), nullptr, false);

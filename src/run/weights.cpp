@@ -161,13 +161,20 @@ std::vector<std::string> split_dots(const std::string& s) {
 }
 }  // namespace
 
+namespace {
+// A whole number written as at most 9 decimal digits, or -1.
+int64_t parse_count(const std::string& v) {
+  return !v.empty() && v.size() < 10 && v.find_first_not_of("0123456789") == std::string::npos ? std::stoll(v) : -1;
+}
+}  // namespace
+
 WeightsFile WeightsFile::read(const std::string& bytes, const std::string& path) {
   WeightsFile f;
   f.path_ = path;
   if (looks_like_safetensors(bytes)) {
     f.file_ = parse_safetensors(bytes, path);
     const std::string v = f.file_.meta("latentlab_format");
-    f.format_ = !v.empty() && v.size() < 10 && v.find_first_not_of("0123456789") == std::string::npos ? std::stoll(v) : 0;
+    f.format_ = std::max<int64_t>(0, parse_count(v));
     return f;
   }
   f.archive_ = std::make_shared<torch::serialize::InputArchive>();
@@ -178,8 +185,28 @@ WeightsFile WeightsFile::read(const std::string& bytes, const std::string& path)
     throw Error(path + ": cannot load (" + std::string(e.what()).substr(0, 300) + ")");
   }
   const std::string v = f.meta("latentlab_format");
-  f.format_ = v.empty() ? (f.archive_meta_.count("kind") ? 1 : 0) : std::stoll(v);
+  f.format_ = v.empty() ? (f.archive_meta_.count("kind") ? 1 : 0) : std::max<int64_t>(0, parse_count(v));
   return f;
+}
+
+WeightsFile WeightsFile::read_kind(const std::string& bytes, const std::string& path, const std::vector<std::string>& kinds,
+                                   const std::string& what) {
+  WeightsFile f = read(bytes, path);
+  const std::string kind = f.meta("kind");
+  require(f.format() > 0, path + ": not a latentlab " + what);
+  require(f.format() <= kWeightsFormat, path + ": written by a newer latentlab (format " + std::to_string(f.format()) +
+                                            "); this build reads formats 1 to " + std::to_string(kWeightsFormat));
+  require(!kind.empty(), path + ": not a latentlab " + what);
+  require(std::find(kinds.begin(), kinds.end(), kind) != kinds.end(), path + ": holds a " + kind + ", not a " + what);
+  return f;
+}
+
+int64_t WeightsFile::meta_count(const std::string& key, int64_t fallback) const {
+  const std::string v = meta(key);
+  if (v.empty()) return fallback;
+  const int64_t n = parse_count(v);
+  require(n >= 0, path_ + ": malformed " + key + " '" + v.substr(0, 20) + "'");
+  return n;
 }
 
 std::string WeightsFile::meta(const std::string& key) const {

@@ -10,7 +10,7 @@
 
 #include "latentlab/build_config.h"
 #include "latentlab/error.h"
-#include "latentlab/io.h"
+#include "latentlab/files.h"
 #include "latentlab/train.h"
 #include "latentlab/weights.h"
 
@@ -75,20 +75,15 @@ std::string export_model_bytes(const LoadedModel& m) {
 
 LoadedModel load_model_file(const std::string& path) {
   require(std::filesystem::is_regular_file(path), path + ": no such model file");
-  return load_model(WeightsFile::read(read_file(path), path));
+  return load_model(WeightsFile::read_kind(read_file(path), path, {"model", "checkpoint"},
+                                           "model or checkpoint file (a run folder's `model` or `checkpoint` was expected)"));
 }
 
 LoadedModel load_model(const WeightsFile& f) {
   const std::string& path = f.path();
   LoadedModel out;
   try {
-    const std::string not_ours = path + ": not a latentlab model or checkpoint file (a run folder's `model` or `checkpoint` was expected)";
-    require(f.format() > 0, not_ours);
-    require(f.format() <= kWeightsFormat, path + ": written by a newer latentlab (format " + std::to_string(f.format()) +
-                                              "); this build reads formats 1 to " + std::to_string(kWeightsFormat));
-    require(!f.meta("config").empty(), not_ours);
-    require(f.meta("kind") == "model" || f.meta("kind") == "checkpoint",
-            path + ": holds a " + f.meta("kind") + ", not a model or checkpoint");
+    require(!f.meta("config").empty(), path + ": not a latentlab model or checkpoint file (its settings are missing)");
     auto config = nlohmann::json::parse(f.meta("config"), nullptr, false);
     require(config.is_object(), path + ": malformed file: its settings are not a JSON object");
     out.config = config_from_json(config, {}, path);

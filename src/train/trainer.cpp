@@ -462,10 +462,7 @@ void Trainer::keep_checkpoint(int64_t epoch) {
 int64_t Trainer::load_checkpoint(const std::string& bytes) {
   std::string path = run_folder::file(config_.out, run_folder::kCheckpoint);
   try {
-    WeightsFile f = WeightsFile::read(bytes, path);
-    require(f.meta("kind") == "checkpoint", path + ": not a latentlab checkpoint");
-    require(f.format() <= kWeightsFormat, path + ": written by a newer latentlab (format " + std::to_string(f.format()) +
-                                              "); this build reads formats 1 to " + std::to_string(kWeightsFormat));
+    WeightsFile f = WeightsFile::read_kind(bytes, path, {"checkpoint"}, "checkpoint");
     // the checkpoint must have been written by this run's settings (a copied or edited file is refused)
     require(!f.meta("config").empty(), path + ": the checkpoint holds no settings; it is not a latentlab checkpoint");
     auto saved = nlohmann::json::parse(f.meta("config"), nullptr, false);
@@ -481,21 +478,15 @@ int64_t Trainer::load_checkpoint(const std::string& bytes) {
                   (saved.is_object() && saved.contains(k) ? saved[k].dump() : std::string("(missing)")) + ", but " +
                   run_folder::file(config_.out, run_folder::kConfig) + " says " + mine[k].dump() +
                   "; the checkpoint belongs to another run. Restore that run's config.json or start a new run.");
-    auto count = [&](const std::string& key, int64_t fallback) {
-      const std::string v = f.meta(key);
-      if (v.empty()) return fallback;
-      require(v.size() < 10 && v.find_first_not_of("0123456789") == std::string::npos, path + ": malformed " + key + " '" + v.substr(0, 20) + "'");
-      return static_cast<int64_t>(std::stoll(v));
-    };
     const int64_t world = group_ ? group_->world_size() : 1;
-    const int64_t saved_world = count("world_size", 1);
+    const int64_t saved_world = f.meta_count("world_size", 1);
     require(saved_world == world, path + ": this run was trained by " + std::to_string(saved_world) + " process" +
                                       (saved_world == 1 ? "" : "es") + " and is resumed by " + std::to_string(world) +
                                       "; resume it with the same number (" +
                                       (saved_world == 1 ? std::string("without --nproc or WORLD_SIZE") : "--nproc " + std::to_string(saved_world) + " or WORLD_SIZE=" + std::to_string(saved_world)) +
                                       "): the batches and random streams depend on it");
     require(!f.meta("epoch").empty(), path + ": the checkpoint holds no epoch; it is not a complete checkpoint");
-    const int64_t epoch = count("epoch", 0);
+    const int64_t epoch = f.meta_count("epoch", 0);
     if (!f.meta("partial").empty()) {
       partial_ = nlohmann::json::parse(f.meta("partial"), nullptr, false);
       require(partial_.is_object(), path + ": malformed partial-epoch state");

@@ -1,7 +1,7 @@
 // latentlab export: a run's weights as one safetensors file that PyTorch users load.
 #include "commands.h"
 #include "latentlab/error.h"
-#include "latentlab/io.h"
+#include "latentlab/files.h"
 #include "latentlab/train.h"
 
 namespace latentlab::cli {

@@ -2,7 +2,7 @@
 #include <filesystem>
 
 #include "commands.h"
-#include "latentlab/io.h"
+#include "latentlab/files.h"
 #include "latentlab/report.h"
 #include "latentlab/run_folder.h"
 
