@@ -476,12 +476,14 @@ TEST_F(TrainerTest, OneWriterPerRunFolder) {
     ::pause();
     ::_exit(0);
   }
-  for (int i = 0; i < 200 && !RunLock::holder(c.out); ++i) ::usleep(10000);
+  // up to 20 s: under a loaded machine the child may be slow to start; it is killed whatever happens,
+  // so that no paused child outlives the test
+  for (int i = 0; i < 2000 && !RunLock::holder(c.out); ++i) ::usleep(10000);
   auto h = RunLock::holder(c.out);
-  ASSERT_TRUE(h.has_value());
-  EXPECT_EQ(h->pid, child);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->pid, child);
   EXPECT_FALSE(RunLock::holder(c.out).has_value());
 }
 

@@ -217,15 +217,11 @@ void add_encode(CLI::App& app) {
     apply_threads(a->threads);
     auto splits = load_splits(run.config, stderr, a->data_dir);
     const Dataset& data = a->split == "train" ? splits.train : splits.test;
-    torch::NoGradGuard g;
-    run.model->eval();
-    Batcher batches(data, 1000, false);
-    std::vector<torch::Tensor> codes;
-    for (int64_t b = 0; b < batches.batches(); ++b) codes.push_back(run.model->code(batches.batch(b)));
+    torch::Tensor codes = codes_of(*run.model, data);
     auto stem = std::filesystem::path(a->out);
     auto labels = (stem.parent_path() / (stem.stem().string() + "-labels.npy")).string();
     write_npy(labels, data.labels);
-    write_npy(a->out, torch::cat(codes).contiguous());
+    write_npy(a->out, codes.contiguous());
     std::fprintf(stderr, "wrote %lld codes of size %lld to %s and labels to %s\n", (long long)data.size(),
                  (long long)run.model->latent_dim(), a->out.c_str(), labels.c_str());
   });
