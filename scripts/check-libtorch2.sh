@@ -81,6 +81,10 @@ step "copy the working tree, data/ and tests/e2e/node_modules"
 dest="$root/src/latentlab"
 mkdir -p "$dest"
 (cd "$here" && git ls-files -co --exclude-standard -z) | rsync -a --delete-missing-args --from0 --files-from=- "$here/" "$dest/"
+# files the tree no longer has (moved or deleted sources, which CMake's globs would still pick up)
+(cd "$here" && git ls-files -co --exclude-standard) | sort >"$dest/.tree-files"
+(cd "$dest" && find . -path ./build-trixie -prune -o -path ./data -prune -o -path ./tests/e2e/node_modules -prune -o \
+  -type f ! -name .tree-files -print | sed 's|^\./||' | sort | comm -23 - .tree-files | while IFS= read -r f; do rm -f -- "$f"; done)
 [ -d "$here/data" ] && rsync -a "$here/data/" "$dest/data/"
 [ -d "$here/tests/e2e/node_modules" ] && rsync -a "$here/tests/e2e/node_modules/" "$dest/tests/e2e/node_modules/"
 

@@ -22,6 +22,9 @@ struct TrainConfig {
   bool strict = false;             ///< image folders: a file that cannot be decoded is an error instead of skipped
   double holdout = 0.1;            ///< image folders: share of the images held out as the test split
   int64_t train_images = 0;        ///< use only the first N training images (0: all), for quick runs and benchmarks
+  std::string binarize;            ///< train on binarised images: dynamic (a fresh Bernoulli draw of each image every
+                                   ///< time it is seen) | static (one draw of the training set from --seed); empty: off.
+                                   ///< Either way the test set is one fixed draw (the same for every run)
   // how to train
   int64_t epochs = 10;
   int64_t batch_size = 0;          ///< 0: the model's default (vae 128, ae 32)

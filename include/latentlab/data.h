@@ -98,6 +98,14 @@ class DatasetRegistry {
 /// keeps the first N training images. `data_dir` overrides c.data_dir when not empty.
 Splits load_splits(const TrainConfig& c, std::FILE* log = stderr, const std::string& data_dir = "");
 
+/// Binarised uint8 images (0 or 255): each pixel is 255 with its grey level / 255 as probability, drawn
+/// from a generator seeded by `seed` (the same images and seed give the same draw).
+torch::Tensor binarize_images(const torch::Tensor& images_u8, uint64_t seed);
+
+/// The seed of the fixed draw of a binarised test set (--binarize): one for every run, so that test
+/// losses compare across runs and seeds.
+constexpr uint64_t kBinarizedTestSeed = 0x7e57;
+
 /// Shuffled mini-batches over an in-memory dataset, converted per batch to float in [0, 1]
 /// into a reused buffer. The permutation comes from the given generator, so a seed fixes the order.
 class Batcher {

@@ -157,6 +157,14 @@ Dataset load_idx_dataset(const std::string& dataset, const std::string& dir_in, 
   return d;
 }
 
+torch::Tensor binarize_images(const torch::Tensor& images_u8, uint64_t seed) {
+  TORCH_CHECK(images_u8.scalar_type() == torch::kUInt8, "binarize_images: uint8 images expected");
+  auto gen = at::detail::createCPUGenerator(seed);
+  // u < x / 255 as in eval's binarize(), compared in integers: floor(u * 255) < x
+  auto u = torch::rand(images_u8.sizes(), gen, torch::TensorOptions(torch::kFloat32)).mul_(255.0).floor_();
+  return u.lt(images_u8.to(torch::kFloat32)).to(torch::kUInt8).mul_(255);
+}
+
 torch::Tensor to_float(const torch::Tensor& images_u8) {
   return images_u8.to(torch::kFloat32).mul_(1.0 / 255.0);
 }

@@ -8,6 +8,25 @@
 
 namespace latentlab {
 
+void check_vae_options(const VaeOptions& o) {
+  TORCH_CHECK(o.latent() > 0, "VAE: latent size must be positive");
+  TORCH_CHECK(o.likelihood() == "bce" || o.likelihood() == "mse", "VAE: likelihood must be bce or mse");
+  require(o.output() == "sigmoid" || o.output() == "tanh", "--output " + o.output() + ": choose sigmoid or tanh");
+  require(o.output() == "sigmoid" || o.likelihood() == "mse",
+          "--output tanh needs --loss mse: BCE needs targets in [0, 1], and tanh scales the images to [-1, 1]");
+  TORCH_CHECK(o.beta() >= 0 && o.kl_warmup() >= 0, "VAE: beta and kl_warmup must be non-negative");
+  require(o.posterior() == "logvar" || o.posterior() == "relu-sigma",
+          "--posterior " + o.posterior() + ": choose logvar or relu-sigma");
+  require(!(o.posterior() == "relu-sigma" && o.regularizers().contractive > 0),
+          "--contractive needs --posterior logvar");
+  require(o.iw_k() >= 1 && o.iw_k() <= 5000, "--iw-k must be in [1, 5000]");
+  require(o.iw_k() == 1 || (o.beta() == 1 && o.kl_warmup() == 0 && o.regularizers().noise.kind == Noise::Kind::none &&
+                                  !o.regularizers().penalise_code()),
+          "--iw-k " + std::to_string(o.iw_k()) +
+              " trains on the importance-weighted bound of log p(x), which has no KL weight, warm-up, input noise or code "
+              "penalty; leave out --beta, --kl-warmup, --noise, --l1, --sparsity and --contractive, or use --iw-k 1");
+}
+
 VaeImpl::VaeImpl(VaeOptions opts)
     : options(std::move(opts)),
       codec(*this, CodecOptions(options.shape(), 2 * options.latent(), options.latent())
@@ -15,16 +34,7 @@ VaeImpl::VaeImpl(VaeOptions opts)
                        .hidden(options.hidden())
                        .activation(options.activation())
                        .dropout(options.dropout())) {
-  TORCH_CHECK(options.latent() > 0, "VAE: latent size must be positive");
-  TORCH_CHECK(options.likelihood() == "bce" || options.likelihood() == "mse", "VAE: likelihood must be bce or mse");
-  require(options.output() == "sigmoid" || options.output() == "tanh", "--output " + options.output() + ": choose sigmoid or tanh");
-  require(options.output() == "sigmoid" || options.likelihood() == "mse",
-          "--output tanh needs --loss mse: BCE needs targets in [0, 1], and tanh scales the images to [-1, 1]");
-  TORCH_CHECK(options.beta() >= 0 && options.kl_warmup() >= 0, "VAE: beta and kl_warmup must be non-negative");
-  require(options.posterior() == "logvar" || options.posterior() == "relu-sigma",
-          "--posterior " + options.posterior() + ": choose logvar or relu-sigma");
-  require(!(options.posterior() == "relu-sigma" && options.regularizers().contractive > 0),
-          "--contractive needs --posterior logvar");
+  check_vae_options(options);
   set_epoch(1);
 }
 
@@ -57,6 +67,10 @@ torch::Tensor VaeImpl::reconstruct(const torch::Tensor& x) { return decode(encod
 
 LossTerms VaeImpl::losses(size_t, const Batch& batch) {
   const torch::Tensor& x = batch.images;
+  if (options.iw_k() > 1) {  // the importance-weighted bound (no noise, penalty or KL weight: check_vae_options)
+    auto loss = -iwae_bound(x, options.iw_k()).mean();
+    return {loss, {{"iwae", loss}}};
+  }
   const Regularizers& reg = options.regularizers();
   auto input = is_training() ? corrupt(x, reg.noise) : x;
   torch::Tensor mu, logvar, jf2;
@@ -76,7 +90,7 @@ LossTerms VaeImpl::losses(size_t, const Batch& batch) {
 }
 
 bool VaeImpl::fused_step_applies() const {
-  return codec.taped_step_applies() && options.posterior() == "logvar" && !tanh_output() &&
+  return codec.taped_step_applies() && options.posterior() == "logvar" && !tanh_output() && options.iw_k() == 1 &&
          !options.regularizers().penalise_code();
 }
 
@@ -134,8 +148,22 @@ torch::Tensor VaeImpl::log_importance_weights(const torch::Tensor& x, int64_t k)
   return (log_px.view({k, b}) + log_pz - log_qz).t();
 }
 
+torch::Tensor VaeImpl::iwae_bound(const torch::Tensor& x, int64_t k) {
+  return torch::logsumexp(log_importance_weights(x, k), 1) - std::log(static_cast<double>(k));
+}
+
 LossTerms VaeImpl::eval_losses(const Batch& batch) {
   const torch::Tensor& x = batch.images;
+  if (options.iw_k() > 1) {  // the training objective, and the ELBO's terms beside it
+    LossTerms elbo = eval_losses_elbo(x);
+    auto iwae = -iwae_bound(x, options.iw_k()).mean();
+    elbo.terms.emplace_back("elbo_loss", elbo.loss);
+    return {iwae, elbo.terms};
+  }
+  return eval_losses_elbo(x);
+}
+
+LossTerms VaeImpl::eval_losses_elbo(const torch::Tensor& x) {
   auto [mu, logvar] = encode(x);
   auto z = mu + torch::randn_like(mu) * (0.5 * logvar).exp();
   auto logits = decode_logits(z);
@@ -144,6 +172,25 @@ LossTerms VaeImpl::eval_losses(const Batch& batch) {
   auto mse = sse_per_image(images_from_logits(logits), x).mean() / static_cast<double>(options.shape().pixels());
   return {recon + kl, {{"recon", recon}, {"kl", kl}, {"mse", mse}}};
 }
+
+namespace {
+VaeOptions vae_options(const TrainConfig& c, const ImageShape& shape) {
+  return VaeOptions(shape)
+      .arch(c.arch)
+      .hidden(c.hidden)
+      .latent(c.latent)
+      .activation(c.activation)
+      .likelihood(c.loss)
+      .dropout(c.dropout)
+      .beta(c.get<double>("beta"))
+      .kl_warmup(c.get<int64_t>("kl_warmup"))
+      .posterior(c.get<std::string>("posterior"))
+      .output(c.get<std::string>("output"))
+      .reduction(c.loss_reduction)
+      .iw_k(c.get<int64_t>("iw_k"))
+      .regularizers(Regularizers(c));
+}
+}  // namespace
 
 void register_vae() {
   const VaeOptions d{ImageShape{}};  // the options' defaults are the settings' defaults
@@ -161,28 +208,22 @@ void register_vae() {
        [](const TrainConfig& c) { require(c.get<int64_t>("kl_warmup") >= 0, "--kl-warmup must be 0 (off) or a number of epochs"); }},
       {"posterior", "logvar: the encoder outputs mean and log-variance; relu-sigma: the first seed's encoder, whose activated "
                     "output splits into mean and sigma", {}, d.posterior(), nullptr, {"logvar", "relu-sigma"}},
+      {"iw_k", "importance samples of the training objective: 1 the ELBO; K > 1 the importance-weighted bound of "
+               "log p(x) (IWAE, Burda et al. 2015), tighter with K and K times the decoder's work",
+       {}, d.iw_k(), nullptr, {},
+       [](const TrainConfig& c) {
+         require(c.get<int64_t>("iw_k") >= 1 && c.get<int64_t>("iw_k") <= 5000, "--iw-k must be in [1, 5000]");
+       }},
       {"output", "decoder output: sigmoid (images in [0, 1]) | tanh (images scaled to [-1, 1] as by Normalize(0.5, 0.5), "
                  "MSE on that scale; needs --loss mse)", {}, d.output(), nullptr, {"sigmoid", "tanh"}},
   };
+  // the model's own checks, on the options the factory would build (before anything is created)
   e.check = [](const TrainConfig& c) {
-    require(c.get<std::string>("output") != "tanh" || c.loss.empty() || c.loss == "mse",
-            "--output tanh needs --loss mse: BCE needs targets in [0, 1], and tanh scales the images to [-1, 1]");
+    TrainConfig filled = c;
+    apply_model_defaults(filled);
+    check_vae_options(vae_options(filled, ImageShape{}));
   };
-  e.factory = [](const TrainConfig& c, const ImageShape& shape) -> Model {
-    return std::make_shared<VaeImpl>(VaeOptions(shape)
-                                         .arch(c.arch)
-                                         .hidden(c.hidden)
-                                         .latent(c.latent)
-                                         .activation(c.activation)
-                                         .likelihood(c.loss)
-                                         .dropout(c.dropout)
-                                         .beta(c.get<double>("beta"))
-                                         .kl_warmup(c.get<int64_t>("kl_warmup"))
-                                         .posterior(c.get<std::string>("posterior"))
-                                         .output(c.get<std::string>("output"))
-                                         .reduction(c.loss_reduction)
-                                         .regularizers(Regularizers(c)));
-  };
+  e.factory = [](const TrainConfig& c, const ImageShape& shape) -> Model { return std::make_shared<VaeImpl>(vae_options(c, shape)); };
   ModelRegistry::add(std::move(e));
 }
 

@@ -56,6 +56,10 @@ const std::vector<Setting>& table() {
       {"strict", "image folders: stop at a file that cannot be decoded instead of skipping it", &C::strict},
       {"holdout", "image folders: share of the images held out as the test split", &C::holdout, nullptr, nullptr, {},
        req([](const C& c) { return c.holdout >= 0 && c.holdout < 1; }, "--holdout must be in [0, 1)")},
+      {"binarize", "train on binarised images (each pixel 1 with its grey level as probability): dynamic (a fresh draw of "
+                   "each image every time it is seen, the IWAE paper's) | static (one draw of the training set from --seed); "
+                   "the test set is one fixed draw, the same for every run",
+       &C::binarize, nullptr, nullptr, {"dynamic", "static"}},
       {"train_images", "train on the first N training images only (0: all)", &C::train_images, nullptr, nullptr, {},
        req([](const C& c) { return c.train_images >= 0; }, "--train-images must be 0 (all) or a count")},
       // how to train

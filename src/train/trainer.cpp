@@ -190,6 +190,10 @@ void Trainer::setup() {
   Splits splits = load_splits(config_, log_);
   train_ = std::move(splits.train);
   test_ = std::move(splits.test);
+  if (!config_.binarize.empty()) {  // the test set one fixed draw; the training set one draw (static) or one per batch
+    test_.images = binarize_images(test_.images, kBinarizedTestSeed);
+    if (config_.binarize == "static") train_.images = binarize_images(train_.images, config_.seed);
+  }
   std::fprintf(log_, "data: %s, %lld train and %lld test images of %lldx%lldx%lld, loaded in %.2fs\n",
                config_.dataset.c_str(), (long long)train_.size(), (long long)test_.size(),
                (long long)train_.channels(), (long long)train_.height(), (long long)train_.width(), seconds_since(t0));
@@ -279,7 +283,8 @@ nlohmann::json Trainer::train_epoch(int64_t epoch) {
   bool stop = false;  // in a job: agreed by every rank through the gradient allreduce
   for (; b < batcher.batches(); ++b) {
     if (group_ ? stop : stop_requested()) break;
-    const Batch batch = batch_for(*model_, batcher, b);
+    Batch batch = batch_for(*model_, batcher, b);
+    if (config_.binarize == "dynamic") batch.images = torch::bernoulli(batch.images);  // from the run's generator
     const torch::Tensor& x = batch.images;
     const int64_t n = x.size(0);  // in a job the last batch may leave this rank fewer images, or none
     for (size_t p = 0; p < phases_.size(); ++p) {

@@ -70,6 +70,11 @@ void add_eval(CLI::App& app) {
     std::string out = a->out.empty() ? (std::filesystem::path(a->run) / name).string() : a->out;
     check_can_create(out, a->out.empty() ? name + " in the run folder (or -o)" : "-o");
     auto run = load_run(a->run, a->epoch);
+    if (!run.config.binarize.empty() && !o.likelihood.binarize) {
+      o.likelihood.binarize = true;
+      std::fprintf(stderr, "the run trained on binarised images (--binarize %s): log p(x) is measured on binarised test images\n",
+                   run.config.binarize.c_str());
+    }
     apply_threads(a->threads);
     const std::string dir = a->data_dir.empty() ? run.config.data_dir : a->data_dir;
     o.data_dir = is_folder_dataset(run.config) ? folder_path(run.config)

@@ -42,7 +42,15 @@ struct VaeOptions {
   TORCH_ARG(std::string, reduction) = "image";
   /// Input noise and penalties on the mean code. Default: none.
   TORCH_ARG(Regularizers, regularizers) = {};
+  /// Importance samples of the training objective: 1 is the ELBO (with the closed-form KL); K > 1 the
+  /// importance-weighted bound of Burda et al. (2015), log (1/K) sum_k p(x, z_k) / q(z_k | x), which
+  /// tightens with K. Needs beta 1, no KL warm-up, no input noise and no penalty on the code. Default: 1.
+  TORCH_ARG(int64_t, iw_k) = 1;
 };
+
+/// Throws latentlab::Error (c10::Error for sizes) for options a VAE cannot be built with, naming the
+/// flag: the model's constructor and its registry entry's check (before anything is created) call it.
+void check_vae_options(const VaeOptions& o);
 
 class VaeImpl : public ModelImpl {
  public:
@@ -63,6 +71,9 @@ class VaeImpl : public ModelImpl {
   /// Bernoulli likelihood for bce; for mse the Gaussian N(x; decoder, 1/2) whose negative log-density
   /// is the summed squared error plus (D / 2) log(pi).
   torch::Tensor log_importance_weights(const torch::Tensor& x, int64_t k) override;
+  /// Per image, the importance-weighted bound on log p(x) with k samples: logsumexp of
+  /// log_importance_weights minus log k ([b]; differentiable; k = 1 is a one-sample ELBO).
+  torch::Tensor iwae_bound(const torch::Tensor& x, int64_t k);
   /// The current weight of the KL term (beta, scaled during warm-up).
   double kl_weight() const { return kl_weight_; }
   int64_t latent_dim() const override { return options.latent(); }
@@ -96,6 +107,8 @@ class VaeImpl : public ModelImpl {
   torch::Tensor recon_per_image(const torch::Tensor& logits, const torch::Tensor& x) const;
   /// Mean and log-variance from the encoder's raw output.
   std::pair<torch::Tensor, torch::Tensor> split(const torch::Tensor& h) const;
+  /// The ELBO's test terms (recon, kl, mse) and loss, whatever iw_k is.
+  LossTerms eval_losses_elbo(const torch::Tensor& x);
   double kl_weight_ = 1.0;
   struct FusedBuffers {
     torch::Tensor eps, std, z, dcode;
