@@ -235,3 +235,115 @@ TEST_F(GanTest, FreshNoiseDrawsNewCodesForTheGeneratorStep) {
 }
 
 }  // namespace latentlab::test
+
+namespace latentlab::test {
+
+// --gan-loss: the objectives as defined, WGAN-GP's penalty through a double backward checked against
+// finite differences, the settings refused where they mean nothing, and a resumed WGAN-GP run.
+class GanLossTest : public Seeded {
+ protected:
+  std::shared_ptr<GanImpl> make(const std::string& loss, ImageShape s = {1, 4, 4}) {
+    TrainConfig c;
+    c.model = "gan";
+    c.latent = 3;
+    c.hidden = {5};
+    c.set("gan_loss", loss);
+    return std::dynamic_pointer_cast<GanImpl>(ModelRegistry::create(c, s));
+  }
+};
+
+TEST_F(GanLossTest, TheObjectivesAreTheirDefinitions) {
+  auto x = torch::rand({6, 1, 4, 4});
+  for (const char* loss : {"bce", "hinge", "wgan-gp"}) {
+    auto m = make(loss);
+    torch::manual_seed(5);
+    auto d = m->losses(0, x);
+    torch::manual_seed(5);  // the same fakes and penalty draws, by hand
+    auto real = m->discriminate(x * 2 - 1);
+    auto fake_images = m->generate(m->sample_prior(6, x.options()));
+    auto fake = m->discriminate(fake_images);
+    torch::Tensor want;
+    if (std::string(loss) == "bce") want = torch::softplus(-real).mean() + torch::softplus(fake).mean();
+    if (std::string(loss) == "hinge") want = torch::relu(1 - real).mean() + torch::relu(1 + fake).mean();
+    if (std::string(loss) == "wgan-gp") want = fake.mean() - real.mean() + 10 * m->gradient_penalty(x * 2 - 1, fake_images);
+    EXPECT_NEAR(d.loss.item<double>(), want.item<double>(), 1e-6) << loss;
+    auto g = m->losses(1, x);  // reuses the d phase's fakes
+    auto g_want = std::string(loss) == "bce" ? torch::softplus(-fake).mean() : -fake.mean();
+    EXPECT_NEAR(g.loss.item<double>(), g_want.item<double>(), 1e-6) << loss;
+    bool has_gp = false;
+    for (auto& [name, t] : d.terms) has_gp |= name == "gp";
+    EXPECT_EQ(has_gp, std::string(loss) == "wgan-gp") << loss;
+  }
+}
+
+TEST_F(GanLossTest, GradientPenaltyReachesTheCriticsWeightsAsFiniteDifferencesSay) {
+  auto m = make("wgan-gp");
+  m->to(torch::kFloat64);
+  auto real = torch::rand({4, 1, 4, 4}, torch::kFloat64) * 2 - 1;
+  auto fake = torch::rand({4, 1, 4, 4}, torch::kFloat64) * 2 - 1;
+  auto penalty = [&] {
+    torch::AutoGradMode on(true);  // the penalty needs a gradient, also inside the finite-difference loop
+    torch::manual_seed(9);         // the same mixing weights e every time
+    return m->gradient_penalty(real, fake);
+  };
+  auto d_params = m->discriminator->parameters();
+  for (auto& p : d_params) p.mutable_grad() = torch::Tensor();
+  auto gp = penalty();
+  EXPECT_GT(gp.item<double>(), 0);
+  gp.backward();
+  for (auto& p : d_params) {
+    // the last bias moves D but not its input gradient: autograd leaves its gradient undefined, 0
+    auto grad = p.grad().defined() ? p.grad().clone() : torch::zeros_like(p);
+    expect_gradient_matches_finite_differences(p, grad, [&] { return penalty().item<double>(); }, 1e-6, 1e-6, 0, "gp");
+  }
+  // the penalty itself: (||d D / d x_hat|| - 1)^2, the input gradient by finite differences too
+  torch::manual_seed(9);
+  auto e = torch::rand({4, 1, 1, 1}, torch::kFloat64);
+  auto mixed = (e * real + (1 - e) * fake).detach();
+  torch::NoGradGuard g;
+  double sum = 0;
+  for (int64_t i = 0; i < 4; ++i) {
+    auto xi = mixed[i].unsqueeze(0).clone();
+    auto flat = xi.view(-1);
+    double norm2 = 0;
+    for (int64_t k = 0; k < flat.numel(); ++k) {
+      double old = flat[k].item<double>();
+      flat[k] = old + 1e-6;
+      double up = m->discriminate(xi).item<double>();
+      flat[k] = old - 1e-6;
+      double down = m->discriminate(xi).item<double>();
+      flat[k] = old;
+      norm2 += std::pow((up - down) / 2e-6, 2);
+    }
+    sum += std::pow(std::sqrt(norm2) - 1, 2);
+  }
+  EXPECT_NEAR(gp.item<double>(), sum / 4, 1e-6);
+}
+
+TEST_F(GanLossTest, SettingsAreCheckedBeforeAnythingIsBuilt) {
+  TrainConfig c;
+  c.model = "gan";
+  EXPECT_ERROR_WITH(validate(TrainConfig(c).set("gan_loss", "lsgan")), "--gan-loss lsgan: choose bce, hinge or wgan-gp");
+  EXPECT_ERROR_WITH(validate(TrainConfig(c).set("gp_weight", 5.0)), "--gp-weight applies to --gan-loss wgan-gp");
+  EXPECT_ERROR_WITH(validate(TrainConfig(c).set("gan_loss", "wgan-gp").set("gp_weight", -1.0)), "--gp-weight must be a non-negative weight");
+  EXPECT_NO_THROW(validate(TrainConfig(c).set("gan_loss", "wgan-gp").set("gp_weight", 5.0)));
+  EXPECT_ERROR_WITH(check_settings_apply(TrainConfig().set("gan_loss", "hinge")), "--gan-loss does not apply to --model vae");
+}
+
+TEST_F(GanLossTest, AResumedWganGpRunEndsWithTheUninterruptedOnesWeights) {
+  write_tiny_mnist(dir / "data", 128, 32);
+  TrainConfig c;
+  c.model = "dcgan";
+  c.data_dir = (dir / "data").string();
+  c.batch_size = 32;
+  c.set("ngf", 8).set("ndf", 8);
+  c.latent = 16;
+  c.set("gan_loss", "wgan-gp").set("g_every", 2);
+  c.threads = 1;
+  c.grid_images = 4;
+  auto r = expect_resume_matches_uninterrupted(c, dir, "wgan", 2, 1, quiet()).result;
+  EXPECT_TRUE(r.metrics[1].contains("train_d_gp"));
+  EXPECT_TRUE(std::isfinite(r.metrics[1]["train_d"].get<double>()));
+}
+
+}  // namespace latentlab::test

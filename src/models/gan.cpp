@@ -22,6 +22,8 @@ TORCH_MODULE(Unflatten);
 GanImpl::GanImpl(GanOptions opts, std::string kind) : options(std::move(opts)), kind_(std::move(kind)) {
   const ImageShape& s = options.shape();
   TORCH_CHECK(options.nz() > 0, "GAN: the code size must be positive");
+  require(options.loss() == "bce" || options.loss() == "hinge" || options.loss() == "wgan-gp",
+          "--gan-loss " + options.loss() + ": choose bce, hinge or wgan-gp");
   if (options.arch() == "conv") {
     require(s.height == s.width, "--arch conv (DCGAN) needs square images; these are " + std::to_string(s.height) + "x" +
                                      std::to_string(s.width));
@@ -46,15 +48,45 @@ torch::Tensor GanImpl::discriminate(const torch::Tensor& x) { return discriminat
 torch::Tensor GanImpl::decode(const torch::Tensor& z) { return generate(z).add(1.0).mul_(0.5); }
 torch::Tensor GanImpl::critic_score(const torch::Tensor& x) { return discriminate(x.mul(2.0).sub_(1.0)); }
 
+torch::Tensor GanImpl::gradient_penalty(const torch::Tensor& real, const torch::Tensor& fake) {
+  auto e = torch::rand({real.size(0), 1, 1, 1}, real.options());
+  auto mixed = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(true);
+  auto grad = torch::autograd::grad({discriminate(mixed).sum()}, {mixed}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+  return (grad.flatten(1).norm(2, 1) - 1).square().mean();
+}
+
+namespace {
+// D's loss on real and fake scores, and the mean scores it reports (D's probabilities for bce, the
+// raw scores otherwise).
+torch::Tensor d_loss(const std::string& loss, const torch::Tensor& real, const torch::Tensor& fake) {
+  if (loss == "hinge") return torch::relu(1 - real).mean() + torch::relu(1 + fake).mean();
+  if (loss == "wgan-gp") return fake.mean() - real.mean();
+  return bce_real(real) + bce_fake(fake);
+}
+torch::Tensor g_loss(const std::string& loss, const torch::Tensor& fake) {
+  return loss == "bce" ? bce_real(fake) : -fake.mean();
+}
+torch::Tensor shown(const std::string& loss, const torch::Tensor& score) {
+  return loss == "bce" ? torch::sigmoid(score.detach()).mean() : score.detach().mean();
+}
+}  // namespace
+
 LossTerms GanImpl::losses(size_t phase, const Batch& batch) {
   const torch::Tensor& x = batch.images;
   int64_t b = x.size(0);
+  const std::string& kind = options.loss();
   if (phase == 0) {
-    auto real_logit = discriminate(x.mul(2.0).sub_(1.0));
+    auto real_pm1 = x.mul(2.0).sub_(1.0);
+    auto real_logit = discriminate(real_pm1);
     fake_ = generate(sample_prior(b, x.options()));
     auto fake_logit = discriminate(fake_.detach());
-    auto loss = bce_real(real_logit) + bce_fake(fake_logit);
-    return {loss, {{"real", torch::sigmoid(real_logit.detach()).mean()}, {"fake", torch::sigmoid(fake_logit.detach()).mean()}}};
+    LossTerms l{d_loss(kind, real_logit, fake_logit), {{"real", shown(kind, real_logit)}, {"fake", shown(kind, fake_logit)}}};
+    if (kind == "wgan-gp") {
+      auto gp = gradient_penalty(real_pm1, fake_);
+      l.loss = l.loss + options.gp_weight() * gp;
+      l.terms.emplace_back("gp", gp.detach());
+    }
+    return l;
   }
   // Reuse the fakes of this batch's "d" phase (G has not changed since) unless fresh_noise; draw new
   // ones otherwise.
@@ -67,21 +99,22 @@ LossTerms GanImpl::losses(size_t phase, const Batch& batch) {
   for (auto& p : d_params) p.requires_grad_(false);
   auto logit = discriminate(fake);
   for (auto& p : d_params) p.requires_grad_(true);
-  return {bce_real(logit), {}};
+  return {g_loss(kind, logit), {}};
 }
 
 LossTerms GanImpl::eval_losses(const Batch& batch) {
   const torch::Tensor& x = batch.images;
   auto real_logit = discriminate(x.mul(2.0).sub_(1.0));
   auto fake_logit = discriminate(generate(sample_prior(x.size(0), x.options())));
-  auto d = bce_real(real_logit) + bce_fake(fake_logit);
-  auto g = bce_real(fake_logit);
+  const std::string& kind = options.loss();
+  auto d = d_loss(kind, real_logit, fake_logit);  // WGAN-GP's without its penalty, which needs gradients
+  auto g = g_loss(kind, fake_logit);
   // named as the training metrics are (train_d, train_g, train_d_real, ...); test_loss = d + g as train_loss
   return {d + g,
           {{"d", d},
            {"g", g},
-           {"d_real", torch::sigmoid(real_logit).mean()},
-           {"d_fake", torch::sigmoid(fake_logit).mean()}}};
+           {"d_real", shown(kind, real_logit)},
+           {"d_fake", shown(kind, fake_logit)}}};
 }
 
 namespace {
@@ -97,7 +130,9 @@ Model make_gan(const TrainConfig& c, const ImageShape& shape, const std::string&
                                        .g_every(c.get<int64_t>("g_every"))
                                        .lr_g(c.get<double>("lr_g"))
                                        .lr_d(c.get<double>("lr_d"))
-                                       .fresh_noise(c.get<bool>("g_fresh_noise")),
+                                       .fresh_noise(c.get<bool>("g_fresh_noise"))
+                                       .loss(c.get<std::string>("gan_loss"))
+                                       .gp_weight(c.get<double>("gp_weight")),
                                    kind);
 }
 
@@ -123,6 +158,11 @@ std::vector<Setting> gan_settings() {
        in_range("lr_g", 0, 10, "in (0, 10), or 0 for --lr")},
       {"lr_d", "the discriminator's learning rate (0: --lr)", {}, d.lr_d(), nullptr, {},
        in_range("lr_d", 0, 10, "in (0, 10), or 0 for --lr")},
+      {"gan_loss", "the adversarial objective: bce (the original, non-saturating for G) | hinge | wgan-gp (Wasserstein "
+                   "critic with a gradient penalty; the paper's n_critic = 5 is --g-every 5)",
+       {}, d.loss(), nullptr, {"bce", "hinge", "wgan-gp"}},
+      {"gp_weight", "weight of WGAN-GP's gradient penalty (--gan-loss wgan-gp)", {}, d.gp_weight(), nullptr, {},
+       in_range("gp_weight", 0, 1e6, "a non-negative weight")},
       {"g_fresh_noise", "the generator's step draws new codes (as the anime seed) instead of reusing the fakes of the "
                         "discriminator's step on the same batch", {}, d.fresh_noise()},
   };
@@ -140,6 +180,10 @@ void register_gan() {
   gan.defaults["hidden"] = GanOptions(ImageShape{}).hidden();
   gan.reads = {"arch", "hidden"};
   gan.settings = gan_settings();
+  gan.check = [](const TrainConfig& c) {
+    require(c.get<std::string>("gan_loss") == "wgan-gp" || c.get<double>("gp_weight") == GanOptions(ImageShape{}).gp_weight(),
+            "--gp-weight applies to --gan-loss wgan-gp (this run's objective is " + c.get<std::string>("gan_loss") + ")");
+  };
   ModelEntry dcgan = gan;
   dcgan.name = "dcgan";
   dcgan.summary = "DCGAN NetG/NetD (nz 100, ngf = ndf = 64): the anime seed's NetG/NetD at 96 pixels; "

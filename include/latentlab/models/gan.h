@@ -31,6 +31,12 @@ struct GanOptions {
   /// The "g" phase draws new codes (the anime seed) instead of reusing the "d" phase's fakes of the
   /// same batch. Default: false.
   TORCH_ARG(bool, fresh_noise) = false;
+  /// The adversarial objective: "bce" (the original GAN's, non-saturating for G), "hinge" (D:
+  /// relu(1 - D(x)) + relu(1 + D(G(z))); G: -D(G(z))) or "wgan-gp" (the Wasserstein critic:
+  /// D(G(z)) - D(x) + gp_weight * gradient penalty; G: -D(G(z))). Default: bce.
+  TORCH_ARG(std::string, loss) = "bce";
+  /// Weight of WGAN-GP's gradient penalty. Default: 10.
+  TORCH_ARG(double, gp_weight) = 10.0;
 };
 
 class GanImpl : public ModelImpl {
@@ -52,6 +58,10 @@ class GanImpl : public ModelImpl {
   torch::Tensor generate(const torch::Tensor& z);
   /// D's logit per image for images in [-1, 1].
   torch::Tensor discriminate(const torch::Tensor& x_pm1);
+  /// WGAN-GP's penalty (Gulrajani et al. 2017) for images in [-1, 1]: the mean over the batch of
+  /// (||d D(x_hat) / d x_hat||_2 - 1)^2 at x_hat = e real + (1 - e) fake, e ~ U(0, 1) per image. Built
+  /// with a double backward (create_graph), so that its gradient reaches D's weights.
+  torch::Tensor gradient_penalty(const torch::Tensor& real, const torch::Tensor& fake);
 
   GanOptions options;
   torch::nn::Sequential generator{nullptr}, discriminator{nullptr};
