@@ -11,6 +11,7 @@
 // setting in its entry's `defaults`, and the fallback when the model makes none in `fallback`.
 #include <nlohmann/json.hpp>
 
+#include <deque>
 #include <functional>
 #include <string>
 #include <variant>
@@ -45,8 +46,10 @@ std::string flag_for(const std::string& key);
 
 /// The run's settings and the shared model settings (members of TrainConfig), in --help order.
 const std::vector<Setting>& run_settings();
-/// Every setting: run_settings() and then each registered model's own, once per key.
-const std::vector<Setting>& all_settings();
+/// Every setting: run_settings() and then each registered model's own, once per key (the first row
+/// registered for a key stands). Rows are only ever added, so a Setting pointer or reference stays
+/// valid when more models register.
+const std::deque<Setting>& all_settings();
 /// The row of a key, or nullptr.
 const Setting* find_setting(const std::string& key);
 

@@ -255,20 +255,17 @@ bool Setting::is_flag() const {
 
 const std::vector<Setting>& run_settings() { return table(); }
 
-const std::vector<Setting>& all_settings() {
-  // rebuilt when a model is registered (tests add their own); rows of models keep their order
-  static std::vector<Setting> rows;
-  static size_t models = SIZE_MAX;
-  auto entries = ModelRegistry::entries();
-  if (entries.size() != models) {
-    rows = table();
-    std::set<std::string> seen;
-    for (const auto& s : rows) seen.insert(s.key);
-    for (const ModelEntry* e : entries)
-      for (const auto& s : e->settings)
-        if (seen.insert(s.key).second) rows.push_back(s);
-    models = entries.size();
-  }
+const std::deque<Setting>& all_settings() {
+  // the run's rows, then those of each model as models register (tests add their own); appended only
+  static std::deque<Setting> rows(table().begin(), table().end());
+  static std::set<std::string> seen = [] {
+    std::set<std::string> keys;
+    for (const auto& s : table()) keys.insert(s.key);
+    return keys;
+  }();
+  for (const ModelEntry* e : ModelRegistry::entries())
+    for (const auto& s : e->settings)
+      if (seen.insert(s.key).second) rows.push_back(s);
   return rows;
 }
 
