@@ -12,6 +12,7 @@
 #include "latentlab/io.h"
 #include "latentlab/progress.h"
 #include "latentlab/run_folder.h"
+#include "latentlab/settings.h"
 #include "latentlab/run_lock.h"
 #include "latentlab/train.h"
 
@@ -477,12 +478,18 @@ int64_t Trainer::load_checkpoint(const std::string& bytes) {
     const ModelEntry& entry = ModelRegistry::entry(config_.model);
     keys.insert(keys.end(), entry.reads.begin(), entry.reads.end());
     for (const auto& s : entry.settings) keys.push_back(s.key);
-    for (const auto& k : keys)
-      require(saved.is_object() && saved.contains(k) && saved[k] == mine[k],
+    require(saved.is_object(), path + ": malformed settings; it is not a latentlab checkpoint");
+    for (const auto& k : keys) {
+      // a model setting added since the checkpoint was written (iw_k, gan_loss, ...) had its default then
+      const Setting* s = find_setting(k);
+      const bool added = !saved.contains(k) && s && std::holds_alternative<std::monostate>(s->field);
+      const nlohmann::json was = saved.contains(k) ? saved[k] : added ? s->value : nlohmann::json();
+      require((saved.contains(k) || added) && was == mine[k],
               path + ": this checkpoint was written with " + k + " = " +
-                  (saved.is_object() && saved.contains(k) ? saved[k].dump() : std::string("(missing)")) + ", but " +
+                  (saved.contains(k) || added ? was.dump() : std::string("(missing)")) + ", but " +
                   run_folder::file(config_.out, run_folder::kConfig) + " says " + mine[k].dump() +
                   "; the checkpoint belongs to another run. Restore that run's config.json or start a new run.");
+    }
     const int64_t world = group_ ? group_->world_size() : 1;
     const int64_t saved_world = f.meta_count("world_size", 1);
     require(saved_world == world, path + ": this run was trained by " + std::to_string(saved_world) + " process" +
