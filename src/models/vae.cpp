@@ -210,10 +210,7 @@ void register_vae() {
                     "output splits into mean and sigma", {}, d.posterior(), nullptr, {"logvar", "relu-sigma"}},
       {"iw_k", "importance samples of the training objective: 1 the ELBO; K > 1 the importance-weighted bound of "
                "log p(x) (IWAE, Burda et al. 2015), tighter with K and K times the decoder's work",
-       {}, d.iw_k(), nullptr, {},
-       [](const TrainConfig& c) {
-         require(c.get<int64_t>("iw_k") >= 1 && c.get<int64_t>("iw_k") <= 5000, "--iw-k must be in [1, 5000]");
-       }},
+       {}, d.iw_k()},  // its range and what it cannot combine with: check_vae_options, through e.check
       {"output", "decoder output: sigmoid (images in [0, 1]) | tanh (images scaled to [-1, 1] as by Normalize(0.5, 0.5), "
                  "MSE on that scale; needs --loss mse)", {}, d.output(), nullptr, {"sigmoid", "tanh"}},
   };

@@ -230,6 +230,17 @@ std::string text_of(const json& v) {
 
 bool is_member(const Setting& s) { return !std::holds_alternative<std::monostate>(s.field); }
 
+// The value of a setting nobody gave: a member's initializer, or a model setting's declared default.
+json unset_value(const Setting& s) { return is_member(s) ? member_value(unset_config(), s.field) : s.value; }
+
+// The value a setting nobody gave takes for a model: the model's entry's default, else the row's
+// fallback, else unset_value (what apply_model_defaults fills in and --help prints).
+json default_for(const Setting& s, const ModelEntry* e) {
+  if (is_member(s) && e && e->defaults.contains(s.key)) return e->defaults[s.key];
+  if (is_member(s) && !s.fallback.is_null()) return s.fallback;
+  return unset_value(s);
+}
+
 }  // namespace
 
 std::string flag_for(const std::string& key) {
@@ -242,7 +253,7 @@ std::string Setting::flag() const { return flag_for(key); }
 
 std::string Setting::type_name() const {
   if (is_flag()) return "";
-  json d = is_member(*this) ? member_value(unset_config(), field) : value;
+  json d = unset_value(*this);
   if (d.is_array()) return "N,N,...";
   if (d.is_number_integer() || d.is_number_unsigned()) return words.empty() ? "INT" : "INT|" + words[0].first;
   if (d.is_number()) return "NUM";
@@ -309,7 +320,7 @@ TrainConfig& TrainConfig::set_json(const std::string& key, const json& value) {
 json setting_from_text(const Setting& s, const std::string& text) {
   for (const auto& [word, v] : s.words)
     if (word == text) return v;
-  const json d = is_member(s) ? member_value(unset_config(), s.field) : s.value;
+  const json d = unset_value(s);
   auto whole = [&](const std::string& t) -> int64_t {
     char* end = nullptr;
     errno = 0;
@@ -349,18 +360,7 @@ json setting_from_text(const Setting& s, const std::string& text) {
 }
 
 std::string setting_default_for(const Setting& s, const std::string& model) {
-  json v;
-  if (!is_member(s)) {
-    v = s.value;
-  } else {
-    v = member_value(unset_config(), s.field);
-    const json& d = ModelRegistry::defaults(model);
-    if (d.contains(s.key))
-      v = d[s.key];
-    else if (!s.fallback.is_null())
-      v = s.fallback;
-  }
-  return text_of(v);
+  return text_of(default_for(s, &ModelRegistry::entry(model)));
 }
 
 std::string setting_help(const Setting& s) {
@@ -373,7 +373,7 @@ std::string setting_help(const Setting& s) {
   if (is_member(s))
     for (const ModelEntry* e : ModelRegistry::entries())
       if (e->defaults.contains(s.key)) own.push_back(e->name + " " + text_of(e->defaults[s.key]));
-  json base = is_member(s) ? (s.fallback.is_null() ? member_value(unset_config(), s.field) : s.fallback) : s.value;
+  json base = default_for(s, nullptr);  // a model without a default of its own
   bool empty = (base.is_string() && base.get<std::string>().empty()) || (base.is_array() && base.empty());
   if (!own.empty())
     h += "; default: " + join(own, ", ") + (empty ? "" : ", others " + text_of(base));
@@ -437,15 +437,14 @@ void check_settings_apply(const TrainConfig& c) {
   for (const auto& s : all_settings()) {
     auto models = models_reading(s.key);
     if (models.empty() || std::find(models.begin(), models.end(), c.model) != models.end()) continue;
-    json unset = is_member(s) ? member_value(unset_config(), s.field) : s.value;
-    if (setting_value(c, s) == unset) continue;
+    if (setting_value(c, s) == unset_value(s)) continue;
     throw Error(s.flag() + " does not apply to --model " + c.model + "; it applies to " + join(models, ", "));
   }
   // settings of image folders given for an IDX dataset
   if (!is_folder_dataset(c))
     for (const char* key : {"holdout", "strict"}) {
       const Setting& s = *find_setting(key);
-      require(member_value(c, s.field) == member_value(unset_config(), s.field),
+      require(setting_value(c, s) == unset_value(s),
               s.flag() + " applies to image folders (--dataset folder:<path>) only; " + c.dataset + " has its own test split");
     }
 }
@@ -460,14 +459,9 @@ void apply_model_defaults(TrainConfig& c) {
     if (c.channels == 0) c.channels = 1;
   }
   // The model's default applies to a setting still at its unset value, then the fallback.
-  json j = to_json(c), filled = json::object();
-  for (const auto& s : table()) {
-    if (j[s.key] != member_value(unset_config(), s.field)) continue;
-    if (e.defaults.contains(s.key))
-      filled[s.key] = e.defaults[s.key];
-    else if (!s.fallback.is_null())
-      filled[s.key] = s.fallback;
-  }
+  json filled = json::object();
+  for (const auto& s : table())
+    if (setting_value(c, s) == unset_value(s)) filled[s.key] = default_for(s, &e);
   c = config_from_json(filled, c, "model defaults of " + c.model);
   // The model's own settings are written out, so that a saved config.json is always concrete.
   for (const auto& s : e.settings)
@@ -478,7 +472,7 @@ void validate(const TrainConfig& c) {
   const ModelEntry& e = ModelRegistry::entry(c.model);
   auto check = [&](const Setting& s) {
     json v = setting_value(c, s);
-    if (!s.choices.empty() && v.is_string() && !(is_member(s) && v == member_value(unset_config(), s.field)) &&
+    if (!s.choices.empty() && v.is_string() && !(is_member(s) && v == unset_value(s)) &&
         std::find(s.choices.begin(), s.choices.end(), v.get<std::string>()) == s.choices.end())
       throw Error(s.flag() + " " + v.get<std::string>() + ": choose " + join(s.choices, " or "));
     if (s.check) s.check(c);
