@@ -1,4 +1,5 @@
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 
 #include "latentlab/build_config.h"
@@ -25,8 +26,9 @@ const std::vector<IdxDatasetInfo>& idx_datasets() {
   return infos;
 }
 
-std::vector<DatasetEntry>& dataset_table() {
-  static std::vector<DatasetEntry> t;
+// A deque: an entry's address stays valid while more datasets register.
+std::deque<DatasetEntry>& dataset_table() {
+  static std::deque<DatasetEntry> t;
   return t;
 }
 
@@ -80,8 +82,7 @@ void link_builtin_datasets() {
   static bool linked = false;
   if (linked) return;
   linked = true;
-  {
-    for (const auto& info : idx_datasets())
+  for (const auto& info : idx_datasets())
       DatasetRegistry::add({info.name, "IDX files (plain or .gz): 60,000 training and 10,000 test images, 28x28 grayscale; " +
                                            info.fetch_hint,
                             [info] {
@@ -96,8 +97,7 @@ void link_builtin_datasets() {
                               s.test = load_idx_dataset(name, dir, Split::test);
                               return s;
                             }});
-    register_folder_dataset();
-  }
+  register_folder_dataset();
 }
 
 bool DatasetRegistry::add(DatasetEntry entry) {
