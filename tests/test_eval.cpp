@@ -78,12 +78,12 @@ TEST_F(Eval, MergedEvalKeepsEarlierSectionsAndReplacesRemeasuredOnes) {
 
 TEST_F(Eval, ReconstructionMseOfKnownFunctions) {
   auto d = tiny(40);
-  EXPECT_DOUBLE_EQ(reconstruction_mse(d, [](const torch::Tensor& x) { return x; }), 0.0);
+  EXPECT_DOUBLE_EQ(reconstruction_mse(d, [](const Batch& x) { return x.images; }), 0.0);
   double mean_sq = to_float(d.images).pow(2).mean().item<double>();
-  EXPECT_NEAR(reconstruction_mse(d, [](const torch::Tensor& x) { return torch::zeros_like(x); }), mean_sq, 1e-6);
-  double noisy = reconstruction_mse(d, [](const torch::Tensor& x) { return x; }, parse_noise("masking:0.5"), 1);
+  EXPECT_NEAR(reconstruction_mse(d, [](const Batch& x) { return torch::zeros_like(x.images); }), mean_sq, 1e-6);
+  double noisy = reconstruction_mse(d, [](const Batch& x) { return x.images; }, parse_noise("masking:0.5"), 1);
   EXPECT_GT(noisy, 0.1 * mean_sq);
-  EXPECT_DOUBLE_EQ(noisy, reconstruction_mse(d, [](const torch::Tensor& x) { return x; }, parse_noise("masking:0.5"), 1))
+  EXPECT_DOUBLE_EQ(noisy, reconstruction_mse(d, [](const Batch& x) { return x.images; }, parse_noise("masking:0.5"), 1))
       << "seeded noise";
 }
 
@@ -110,7 +110,7 @@ TEST_F(Eval, AutoencoderReportMatchesItsParts) {
   EXPECT_NEAR(j["code_exact_zero_fraction"].get<double>(), (z == 0).to(torch::kFloat64).mean().item<double>(), 1e-12);
   EXPECT_NEAR(j["jacobian_norm"].get<double>(), m->code_jacobian_sq(x).sqrt().mean().item<double>(), 1e-4);
   m->eval();
-  double noisy = reconstruction_mse(test, [&](const torch::Tensor& in) { return m->reconstruct(in); },
+  double noisy = reconstruction_mse(test, [&](const Batch& in) { return m->reconstruct(in); },
                                     parse_noise("gaussian:0.2"), opts.seed);
   EXPECT_DOUBLE_EQ(j["noisy_test_mse"].get<double>(), noisy);
   EXPECT_NE(noisy, j["test_mse"].get<double>());

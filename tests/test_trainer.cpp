@@ -263,6 +263,10 @@ class LabelledImpl : public ModelImpl {
   LossTerms eval_losses(const Batch& batch) override { return losses(0, batch); }
   int64_t latent_dim() const override { return 2; }
   torch::Tensor decode(const torch::Tensor& z) override { return torch::zeros({z.size(0), 1, 28, 28}); }
+  torch::Tensor decode_for(const torch::Tensor& z, const torch::Tensor& labels) override {
+    EXPECT_EQ(labels.size(0), z.size(0));
+    return decode(z);
+  }
   void check(const Batch& batch) {
     ASSERT_TRUE(batch.labels.defined());
     ASSERT_EQ(batch.labels.scalar_type(), torch::kInt64);

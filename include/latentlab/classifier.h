@@ -77,7 +77,10 @@ torch::Tensor classifier_features(Classifier& net, const torch::Tensor& images_f
 
 /// Scores n images against the test set with the classifier: the classifier Frechet distance, the
 /// label histogram (classes covered by at least 1% of the images, entropy in nats) and the mean
-/// top-class confidence. `images` are floats in [0, 1], [n, C, H, W].
-nlohmann::json evaluate_images(const torch::Tensor& images, TrainedClassifier& cls, const Dataset& test);
+/// top-class confidence. `images` are floats in [0, 1], [n, C, H, W]. With `intended` (int64 [n], the
+/// classes a conditional model was asked for), also per class the share of its images that the
+/// classifier assigns to it (class_accuracy, class_samples, class_accuracy_min, class_accuracy_mean).
+nlohmann::json evaluate_images(const torch::Tensor& images, TrainedClassifier& cls, const Dataset& test,
+                               const torch::Tensor& intended = {});
 
 }  // namespace latentlab

@@ -94,6 +94,10 @@ class DatasetRegistry {
   static std::vector<const DatasetEntry*> entries();
 };
 
+/// The number of classes of a dataset's labels: an image folder's sub-folders (its files at the top
+/// count as one class), else the largest training label + 1 (0 without labels).
+int64_t class_count(const Splits& s);
+
 /// Both splits of the dataset a run's settings name (IDX dataset or image folder); --train-images
 /// keeps the first N training images. `data_dir` overrides c.data_dir when not empty.
 Splits load_splits(const TrainConfig& c, std::FILE* log = stderr, const std::string& data_dir = "");

@@ -26,6 +26,9 @@ struct RunEvalOptions {
   std::vector<std::string> parts;
   /// Seed of the generated images.
   uint64_t seed = 0;
+  /// A conditional model's classes to generate for the generator section, in turn (empty: every class);
+  /// the section then reports the classifier's accuracy per class.
+  std::vector<int64_t> labels;
   /// The folder the data was read from, recorded in each section's settings.
   std::string data_dir;
 };

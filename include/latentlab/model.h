@@ -83,15 +83,19 @@ class ModelImpl : public torch::nn::Module {
   /// default, for models that do not, decodes z when labels is undefined and throws latentlab::Error
   /// naming the model otherwise.
   virtual torch::Tensor decode_for(const torch::Tensor& z, const torch::Tensor& labels);
+  /// The labels a conditional model's decode(z) uses when none are given: image i gets class i mod
+  /// classes(), so a batch of codes covers every class in turn.
+  torch::Tensor default_labels(int64_t n, const torch::Device& device) const;
   /// Called by the trainer before each epoch (1-based), for schedules such as KL warm-up.
   virtual void set_epoch(int64_t epoch) {}
-  /// Reconstructs images in [0, 1]; models that cannot throw latentlab::Error.
-  virtual torch::Tensor reconstruct(const torch::Tensor& x);
+  /// Reconstructs images in [0, 1]; models that cannot throw latentlab::Error. A model that uses
+  /// labels reads the batch's labels (and refuses a batch without them).
+  virtual torch::Tensor reconstruct(const Batch& x);
   virtual bool can_reconstruct() const { return false; }
   /// Whether code() is available (models with an encoder).
   virtual bool has_codes() const { return can_reconstruct(); }
   /// The code of images x (the mean for a VAE), [b, latent_dim()]; models without an encoder throw.
-  virtual torch::Tensor code(const torch::Tensor& x);
+  virtual torch::Tensor code(const Batch& x);
   /// Whether code_jacobian_sq() is available (MLP encoders).
   virtual bool has_encoder_jacobian() const { return false; }
   /// Per image, the squared Frobenius norm of d code / d x; models without an MLP encoder throw.
@@ -100,7 +104,7 @@ class ModelImpl : public torch::nn::Module {
   virtual bool has_likelihood() const { return false; }
   /// For k draws z_i ~ q(z | x) per image, log p(x | z_i) + log p(z_i) - log q(z_i | x): [b, k].
   /// Their mean estimates the ELBO; logsumexp - log k is the importance-weighted bound on log p(x).
-  virtual torch::Tensor log_importance_weights(const torch::Tensor& x, int64_t k);
+  virtual torch::Tensor log_importance_weights(const Batch& x, int64_t k);
   /// Whether critic_score() is available (GANs: the discriminator).
   virtual bool has_critic() const { return false; }
   /// The critic's score per image (higher: more real) for images in [0, 1]; models without one throw.
@@ -125,6 +129,28 @@ struct ModelEntry {
   /// Checks that span several settings (each row checks itself), run before anything is created.
   std::function<void(const TrainConfig&)> check = nullptr;
 };
+
+/// The settings of a model that can be conditioned on class labels (vae, gan, dcgan declare them in
+/// their entries): --conditional and --classes.
+std::vector<Setting> conditional_settings();
+/// Whether c's model is conditioned on labels (declares --conditional and has it on).
+bool is_conditional(const TrainConfig& c);
+/// Before a conditional run's model is built: sets --classes, where it is 0, to `data_classes`, the
+/// number of classes in the data (`dataset` names it in errors), and refuses data with fewer than two
+/// classes or a --classes below the data's. Does nothing for a model that is not conditional.
+void resolve_classes(TrainConfig& c, int64_t data_classes, const std::string& dataset);
+/// The class vectors a conditional network reads: labels int64 [b] become one-hot float [b, classes];
+/// a float [b, classes] (class mixtures, as `interpolate --labels` makes) passes through. With `check`,
+/// labels outside [0, classes) are a latentlab::Error naming the label (a host sync: not for training).
+torch::Tensor class_vector(const torch::Tensor& labels, int64_t classes, const torch::TensorOptions& opts, bool check = false);
+/// A conditional model's class vectors of a batch, refusing a batch without labels: `what` names the
+/// operation in the error.
+torch::Tensor batch_classes(const Batch& b, int64_t classes, const std::string& what);
+
+class Batcher;  // data.h
+/// Batch i of `batcher` as `model` takes it: the images, and their labels on the images' device for a
+/// model that uses labels (copied only then).
+Batch batch_for(const ModelImpl& model, Batcher& batcher, int64_t i);
 
 /// Maps --model names to their entries.
 class ModelRegistry {

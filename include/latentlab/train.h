@@ -136,7 +136,9 @@ class Trainer {
   Model model_;
   std::vector<Phase> phases_;
   std::vector<std::unique_ptr<FlatAdam>> optims_;
-  torch::Tensor fixed_z_, fixed_x_;
+  torch::Tensor fixed_z_, fixed_y_;  // the sample grid's codes (and classes, for a conditional model)
+  Batch fixed_x_{torch::Tensor()};   // the test images of the reconstruction grid
+  torch::Tensor grid_samples() { return fixed_y_.defined() ? model_->decode_for(fixed_z_, fixed_y_) : model_->decode(fixed_z_); }
   std::vector<nlohmann::json> metrics_;
   nlohmann::json partial_;     // from a checkpoint written mid-epoch
   torch::Tensor partial_rng_;  // this rank's CPU generator state there

@@ -165,6 +165,12 @@ torch::Tensor binarize_images(const torch::Tensor& images_u8, uint64_t seed) {
   return u.lt(images_u8.to(torch::kFloat32)).to(torch::kUInt8).mul_(255);
 }
 
+int64_t class_count(const Splits& s) {
+  if (!s.classes.empty()) return static_cast<int64_t>(s.classes.size());
+  const auto& l = s.train.labels;
+  return l.defined() && l.numel() > 0 ? l.max().item<int64_t>() + 1 : 0;
+}
+
 torch::Tensor to_float(const torch::Tensor& images_u8) {
   return images_u8.to(torch::kFloat32).mul_(1.0 / 255.0);
 }

@@ -5,15 +5,16 @@
 
 namespace latentlab {
 
-double reconstruction_mse(const Dataset& d, const std::function<torch::Tensor(const torch::Tensor&)>& f,
-                          const Noise& noise, uint64_t seed) {
+double reconstruction_mse(const Dataset& d, const std::function<torch::Tensor(const Batch&)>& f, const Noise& noise,
+                          uint64_t seed) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(seed);
   Batcher batches(d, 1000, false);
+  const bool labelled = d.labels.defined() && d.labels.numel() == d.size();
   double sum = 0;
   for (int64_t b = 0; b < batches.batches(); ++b) {
     auto x = batches.batch(b);
-    auto y = f(corrupt(x, noise));
+    auto y = f(Batch(corrupt(x, noise), labelled ? batches.labels(b) : torch::Tensor()));
     sum += (y.reshape_as(x) - x).pow(2).sum().item<double>();
   }
   return sum / static_cast<double>(d.images.numel());
@@ -23,19 +24,20 @@ nlohmann::json evaluate_autoencoder(ModelImpl& model, const TrainConfig& c, cons
                                     const AutoencoderEvalOptions& opts) {
   torch::NoGradGuard no_grad;
   model.eval();
-  auto rec = [&](const torch::Tensor& x) { return model.reconstruct(x); };
+  auto rec = [&](const Batch& x) { return model.reconstruct(x); };
   nlohmann::json j;
   j["test_mse"] = reconstruction_mse(test, rec);
   Pca pca = Pca::fit(to_float(train.images), std::min(model.latent_dim(), train.size()),
                      [](const std::string& m) { std::fprintf(stderr, "eval: %s\n", m.c_str()); });
+  auto pca_rec = [&](const Batch& x) { return pca.reconstruct(x.images); };
   j["pca_dim"] = pca.components.size(0);
-  j["pca_test_mse"] = reconstruction_mse(test, [&](const torch::Tensor& x) { return pca.reconstruct(x); });
+  j["pca_test_mse"] = reconstruction_mse(test, pca_rec);
   std::string noise = opts.noise.empty() ? c.noise : opts.noise;
   if (!noise.empty()) {
     Noise n = parse_noise(noise);
     j["noise"] = noise;
     j["noisy_test_mse"] = reconstruction_mse(test, rec, n, opts.seed);
-    j["pca_noisy_test_mse"] = reconstruction_mse(test, [&](const torch::Tensor& x) { return pca.reconstruct(x); }, n, opts.seed);
+    j["pca_noisy_test_mse"] = reconstruction_mse(test, pca_rec, n, opts.seed);
   }
   // codes and the encoder's Jacobian over the test set
   Batcher batches(test, 500, false);
@@ -43,8 +45,9 @@ nlohmann::json evaluate_autoencoder(ModelImpl& model, const TrainConfig& c, cons
   const bool has_jacobian = model.has_encoder_jacobian();
   std::vector<torch::Tensor> all_codes;
   for (int64_t b = 0; b < batches.batches(); ++b) {
-    auto x = batches.batch(b);
-    auto z = model.code(x);
+    Batch batch = batch_for(model, batches, b);
+    const torch::Tensor& x = batch.images;
+    auto z = model.code(batch);
     all_codes.push_back(z.to(torch::kFloat64));
     exact += (z == 0).sum().item<double>();
     near += (z.abs() < opts.zero_tolerance).sum().item<double>();

@@ -186,7 +186,8 @@ torch::Tensor classifier_features(Classifier& net, const torch::Tensor& x) {
   return torch::cat(out);
 }
 
-nlohmann::json evaluate_images(const torch::Tensor& images, TrainedClassifier& cls, const Dataset& test) {
+nlohmann::json evaluate_images(const torch::Tensor& images, TrainedClassifier& cls, const Dataset& test,
+                               const torch::Tensor& intended) {
   torch::NoGradGuard g;
   auto f_gen = classifier_features(cls.net, images);
   auto f_test = classifier_features(cls.net, to_float(test.images));
@@ -207,6 +208,26 @@ nlohmann::json evaluate_images(const torch::Tensor& images, TrainedClassifier& c
   std::vector<double> h(hist.data_ptr<double>(), hist.data_ptr<double>() + classes);
   j["label_histogram"] = h;
   j["classifier_test_accuracy"] = cls.test_accuracy;
+  if (intended.defined()) {  // a conditional model's samples: how often the classifier agrees with the class asked for
+    TORCH_CHECK(intended.numel() == images.size(0), "evaluate_images: one intended label per image is needed");
+    auto want = intended.to(torch::kCPU).to(torch::kLong).reshape({-1});
+    auto hit = (p.argmax(1).to(torch::kCPU) == want).to(torch::kFloat64);
+    const int64_t k = std::max(classes, want.max().item<int64_t>() + 1);
+    auto count = torch::bincount(want, {}, k).to(torch::kFloat64), right = torch::bincount(want, hit, k);
+    std::vector<double> acc;
+    std::vector<int64_t> asked;
+    double lo = 1;
+    for (int64_t c = 0; c < k; ++c) {
+      const double n = count[c].item<double>();
+      acc.push_back(n > 0 ? right[c].item<double>() / n : 0.0);
+      asked.push_back(static_cast<int64_t>(n));
+      if (n > 0) lo = std::min(lo, acc.back());
+    }
+    j["class_accuracy"] = acc;  // per class: share of its samples the classifier calls that class
+    j["class_samples"] = asked;
+    j["class_accuracy_min"] = lo;
+    j["class_accuracy_mean"] = (right.sum() / count.sum()).item<double>();
+  }
   return j;
 }
 

@@ -53,10 +53,14 @@ nlohmann::json evaluate_run(ModelImpl& model, const TrainConfig& c, const Splits
   bool labelled = data.train.labels.numel() > 0 && data.train.labels.max().item<int64_t>() >= 1;
   if (wanted("generator")) {
     if (labelled) {
-      timed("generator", {{"fd_images", o.fd_images}, {"seed", o.seed}}, [&] {
+      nlohmann::json settings = {{"fd_images", o.fd_images}, {"seed", o.seed}};
+      if (model.uses_labels()) settings["labels"] = classes_to_generate(model, o.labels, "eval --labels");
+      timed("generator", settings, [&] {
         auto cls = classifier_for(c, data, log);
-        auto images = generate_images(model, o.fd_images, 0, 0, 1, o.seed, log).images.cpu();
-        return evaluate_images(images, cls, data.test);
+        // a conditional model: the requested classes (all by default) in turn, so each gets fd_images / count
+        auto labels = class_rows(classes_to_generate(model, o.labels, "eval --labels"), o.fd_images, 1);
+        auto g = generate_images(model, o.fd_images, 0, 0, 1, o.seed, log, labels);
+        return evaluate_images(g.images.cpu(), cls, data.test, g.labels);
       });
     } else {
       require(!explicitly("generator"), "eval --parts generator: the data has a single label; the classifier scores need labelled data");

@@ -2,6 +2,7 @@
 
 #include "latentlab/error.h"
 #include "latentlab/eval.h"
+#include "latentlab/eval/generate.h"
 
 namespace latentlab {
 
@@ -13,18 +14,52 @@ torch::Tensor slerp(const torch::Tensor& a, const torch::Tensor& b, double t) {
   return a * (std::sin((1 - t) * omega) / std::sin(omega)) + b * (std::sin(t * omega) / std::sin(omega));
 }
 
+namespace {
+// Class vectors moving linearly from one-hot a to one-hot b in `steps` steps: [steps, classes].
+torch::Tensor class_path(int64_t a, int64_t b, int64_t steps, int64_t classes, const torch::TensorOptions& opts) {
+  auto t = torch::linspace(0, 1, steps, opts).unsqueeze(1);
+  auto ends = class_vector(torch::tensor({a, b}, torch::kLong), classes, opts, true);
+  return ends[0].unsqueeze(0) * (1 - t) + ends[1].unsqueeze(0) * t;
+}
+}  // namespace
+
 torch::Tensor interpolate_images(ModelImpl& model, const torch::Tensor& x_from, const torch::Tensor& x_to, int64_t steps,
-                                 bool spherical) {
+                                 bool spherical, const torch::Tensor& labels) {
   require(steps >= 2, "interpolate: --steps must be at least 2");
+  require(!model.uses_labels() || (labels.defined() && labels.numel() == 2),
+          "interpolate: model " + model.kind() + " is conditioned on labels; the two images' labels are needed");
   torch::NoGradGuard g;
   model.eval();
-  auto codes = model.code(torch::stack({x_from, x_to}));
+  auto device = model_device(model);
+  auto x = torch::stack({x_from, x_to}).to(device);
+  auto codes = model.code(Batch(x, model.uses_labels() ? labels.to(device) : torch::Tensor()));
   std::vector<torch::Tensor> zs;
   for (int64_t i = 0; i < steps; ++i) {
     double t = double(i) / double(steps - 1);
     zs.push_back(spherical ? slerp(codes[0], codes[1], t) : codes[0] * (1 - t) + codes[1] * t);
   }
-  return model.decode(torch::stack(zs));
+  auto z = torch::stack(zs);
+  if (!model.uses_labels()) return model.decode(z);
+  auto l = labels.to(torch::kCPU);
+  return model.decode_for(z, class_path(l[0].item<int64_t>(), l[1].item<int64_t>(), steps, model.classes(), z.options()));
+}
+
+torch::Tensor interpolate_classes(ModelImpl& model, int64_t from, int64_t to, int64_t steps, int64_t rows, uint64_t seed) {
+  require(model.uses_labels(), "interpolate --from-class/--to-class: model " + model.kind() +
+                                   " is not conditioned on labels (train it with --conditional)");
+  require(steps >= 2, "interpolate: --steps must be at least 2");
+  require(rows >= 1, "interpolate: --rows must be at least 1");
+  for (auto [c, flag] : {std::pair<int64_t, const char*>{from, "--from-class"}, {to, "--to-class"}})
+    require(c >= 0 && c < model.classes(), std::string(flag) + " " + std::to_string(c) + ": this model's classes are 0.." +
+                                               std::to_string(model.classes() - 1));
+  torch::NoGradGuard g;
+  model.eval();
+  torch::manual_seed(seed);
+  auto device = model_device(model);
+  auto z = model.sample_prior(rows, torch::TensorOptions(torch::kFloat32)).to(device);
+  auto path = class_path(from, to, steps, model.classes(), z.options());           // [steps, K]
+  auto zz = z.repeat_interleave(steps, 0);                                          // row r: code r, steps times
+  return model.decode_for(zz, path.repeat({rows, 1})).cpu();
 }
 
 torch::Tensor latent_manifold(ModelImpl& model, int64_t n, int64_t dim_x, int64_t dim_y, double span) {

@@ -30,10 +30,12 @@ nlohmann::json evaluate_likelihood(ModelImpl& model, const Dataset& test, const 
   TaskProgress progress(log, "eval: likelihood, " + std::to_string(k) + " samples per image", n, "images");
   for (int64_t start = 0; start < n; start += per_pass) {
     progress.update(start);
-    auto x = to_float(test.images.slice(0, start, std::min(n, start + per_pass))).to(device);
+    const int64_t end = std::min(n, start + per_pass);
+    auto x = to_float(test.images.slice(0, start, end)).to(device);
     if (o.binarize) x = binarize(x, o.seed + 1 + static_cast<uint64_t>(start));
+    const Batch batch(x, model.uses_labels() ? test.labels.slice(0, start, end).to(device) : torch::Tensor());
     std::vector<torch::Tensor> parts;
-    for (int64_t s = 0; s < k; s += sample_chunk) parts.push_back(model.log_importance_weights(x, std::min(sample_chunk, k - s)));
+    for (int64_t s = 0; s < k; s += sample_chunk) parts.push_back(model.log_importance_weights(batch, std::min(sample_chunk, k - s)));
     auto lw = torch::cat(parts, 1).to(torch::kFloat64);  // [b, k]
     elbo += lw.mean(1).sum().item<double>();
     ll += (torch::logsumexp(lw, 1) - std::log(double(k))).sum().item<double>();

@@ -9,7 +9,7 @@ torch::Tensor codes_of(ModelImpl& model, const Dataset& d) {
   auto device = model_device(model);
   Batcher b(d, 1000, false, device);
   std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < b.batches(); ++i) out.push_back(model.code(b.batch(i)).cpu());
+  for (int64_t i = 0; i < b.batches(); ++i) out.push_back(model.code(batch_for(model, b, i)).cpu());
   return torch::cat(out);
 }
 

@@ -24,34 +24,74 @@ GanImpl::GanImpl(GanOptions opts, std::string kind) : options(std::move(opts)), 
   TORCH_CHECK(options.nz() > 0, "GAN: the code size must be positive");
   require(options.loss() == "bce" || options.loss() == "hinge" || options.loss() == "wgan-gp",
           "--gan-loss " + options.loss() + ": choose bce, hinge or wgan-gp");
+  TORCH_CHECK(options.classes() >= 0, "GAN: the number of classes must be non-negative");
+  const int64_t k = options.classes();
   if (options.arch() == "conv") {
     require(s.height == s.width, "--arch conv (DCGAN) needs square images; these are " + std::to_string(s.height) + "x" +
                                      std::to_string(s.width));
-    generator = register_module("generator", dcgan_generator(options.nz(), s.channels, s.height, options.ngf()));
+    generator = register_module("generator", dcgan_generator(options.nz() + k, s.channels, s.height, options.ngf()));
     discriminator = register_module("discriminator", dcgan_discriminator(s.channels, s.height, options.ndf()));
+    if (k > 0) {  // the features the last convolution reads: the input channels of D's second-to-last module
+      auto last = discriminator->ptr(discriminator->size() - 2)->as<torch::nn::Conv2d>();
+      TORCH_CHECK(last, "GAN: the DCGAN discriminator's last layer is not a convolution");
+      projection = register_module("projection", torch::nn::Linear(torch::nn::LinearOptions(k, last->options.in_channels()).bias(false)));
+    }
   } else {
     require(options.arch() == "mlp", "--arch " + options.arch() + ": choose mlp or conv");
     std::vector<int64_t> rev(options.hidden().rbegin(), options.hidden().rend());
     auto mo = [](int64_t in, std::vector<int64_t> h, int64_t out) { return MlpOptions(in, std::move(h), out).activation("leaky_relu"); };
-    generator = register_module("generator", torch::nn::Sequential(Mlp(mo(options.nz(), options.hidden(), s.pixels())), Unflatten(s)));
-    discriminator = register_module("discriminator", torch::nn::Sequential(Mlp(mo(s.pixels(), rev, 1)), SqueezeLogit()));
+    generator = register_module("generator", torch::nn::Sequential(Mlp(mo(options.nz() + k, options.hidden(), s.pixels())), Unflatten(s)));
+    discriminator = register_module("discriminator", torch::nn::Sequential(Mlp(mo(s.pixels() + k, rev, 1)), SqueezeLogit()));
   }
 }
 
 std::vector<Phase> GanImpl::phases() {
-  return {{"d", discriminator->parameters(), options.d_every(), options.lr_d()},
+  auto d = discriminator->parameters();
+  if (projection) d.push_back(projection->weight);
+  return {{"d", d, options.d_every(), options.lr_d()},
           {"g", generator->parameters(), options.g_every(), options.lr_g()}};
 }
 
-torch::Tensor GanImpl::generate(const torch::Tensor& z) { return torch::tanh(generator->forward(z)); }
-torch::Tensor GanImpl::discriminate(const torch::Tensor& x) { return discriminator->forward(x); }
-torch::Tensor GanImpl::decode(const torch::Tensor& z) { return generate(z).add(1.0).mul_(0.5); }
-torch::Tensor GanImpl::critic_score(const torch::Tensor& x) { return discriminate(x.mul(2.0).sub_(1.0)); }
+torch::Tensor GanImpl::generate(const torch::Tensor& z, const torch::Tensor& y) {
+  TORCH_CHECK(y.defined() == (options.classes() > 0), "GAN: class vectors are needed exactly for a conditional GAN");
+  return torch::tanh(generator->forward(y.defined() ? torch::cat({z.flatten(1), y}, 1) : z));
+}
 
-torch::Tensor GanImpl::gradient_penalty(const torch::Tensor& real, const torch::Tensor& fake) {
+torch::Tensor GanImpl::discriminate(const torch::Tensor& x, const torch::Tensor& y) {
+  TORCH_CHECK(y.defined() == (options.classes() > 0), "GAN: class vectors are needed exactly for a conditional GAN");
+  if (!y.defined()) return discriminator->forward(x);
+  if (!projection) return discriminator->forward(torch::cat({x.flatten(1), y}, 1));
+  // the projection discriminator: D's layers up to its last convolution give features h; the logit is
+  // that convolution's plus <embed(y), h summed over positions>
+  torch::Tensor h = x;
+  const size_t n = discriminator->size();
+  auto layer = discriminator->begin();
+  for (size_t i = 0; i + 2 < n; ++i, ++layer) h = layer->forward(h);
+  auto logit = layer->forward(h).view({x.size(0)});
+  return logit + (projection->forward(y) * h.sum({2, 3})).sum(1);
+}
+
+torch::Tensor GanImpl::decode(const torch::Tensor& z) {
+  if (options.classes() == 0) return generate(z).add(1.0).mul_(0.5);
+  return decode_for(z, default_labels(z.size(0), z.device()));
+}
+
+torch::Tensor GanImpl::decode_for(const torch::Tensor& z, const torch::Tensor& labels) {
+  if (options.classes() == 0) return ModelImpl::decode_for(z, labels);
+  require(labels.defined(), "model " + kind_ + " is conditioned on labels; give the classes to generate (--label/--labels)");
+  return generate(z, class_vector(labels, options.classes(), z.options(), true)).add(1.0).mul_(0.5);
+}
+
+torch::Tensor GanImpl::critic_score(const torch::Tensor& x) {
+  require(options.classes() == 0, "the discriminator of a conditional GAN scores an image for a class; ranking by it "
+                                  "(--search) is for unconditional GANs");
+  return discriminate(x.mul(2.0).sub_(1.0));
+}
+
+torch::Tensor GanImpl::gradient_penalty(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& y) {
   auto e = torch::rand({real.size(0), 1, 1, 1}, real.options());
   auto mixed = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(true);
-  auto grad = torch::autograd::grad({discriminate(mixed).sum()}, {mixed}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+  auto grad = torch::autograd::grad({discriminate(mixed, y).sum()}, {mixed}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
   return (grad.flatten(1).norm(2, 1) - 1).square().mean();
 }
 
@@ -75,14 +115,16 @@ LossTerms GanImpl::losses(size_t phase, const Batch& batch) {
   const torch::Tensor& x = batch.images;
   int64_t b = x.size(0);
   const std::string& kind = options.loss();
+  // a conditional GAN's fakes are of the batch's classes, so D sees each class as often real as fake
+  const torch::Tensor y = uses_labels() ? batch_classes(batch, options.classes(), kind_ + " training") : torch::Tensor();
   if (phase == 0) {
     auto real_pm1 = x.mul(2.0).sub_(1.0);
-    auto real_logit = discriminate(real_pm1);
-    fake_ = generate(sample_prior(b, x.options()));
-    auto fake_logit = discriminate(fake_.detach());
+    auto real_logit = discriminate(real_pm1, y);
+    fake_ = generate(sample_prior(b, x.options()), y);
+    auto fake_logit = discriminate(fake_.detach(), y);
     LossTerms l{d_loss(kind, real_logit, fake_logit), {{"real", shown(kind, real_logit)}, {"fake", shown(kind, fake_logit)}}};
     if (kind == "wgan-gp") {
-      auto gp = gradient_penalty(real_pm1, fake_);
+      auto gp = gradient_penalty(real_pm1, fake_, y);
       l.loss = l.loss + options.gp_weight() * gp;
       l.terms.emplace_back("gp", gp.detach());
     }
@@ -91,21 +133,23 @@ LossTerms GanImpl::losses(size_t phase, const Batch& batch) {
   // Reuse the fakes of this batch's "d" phase (G has not changed since) unless fresh_noise; draw new
   // ones otherwise.
   const bool reuse = !options.fresh_noise() && fake_.defined() && fake_.size(0) == b;
-  torch::Tensor fake = reuse ? fake_ : generate(sample_prior(b, x.options()));
+  torch::Tensor fake = reuse ? fake_ : generate(sample_prior(b, x.options()), y);
   fake_ = torch::Tensor();
   // The generator's step needs gradients through D but not of D's weights: record D's forward with its
   // parameters frozen (the graph keeps that choice), then unfreeze them for the next "d" phase.
   auto d_params = discriminator->parameters();
+  if (projection) d_params.push_back(projection->weight);
   for (auto& p : d_params) p.requires_grad_(false);
-  auto logit = discriminate(fake);
+  auto logit = discriminate(fake, y);
   for (auto& p : d_params) p.requires_grad_(true);
   return {g_loss(kind, logit), {}};
 }
 
 LossTerms GanImpl::eval_losses(const Batch& batch) {
   const torch::Tensor& x = batch.images;
-  auto real_logit = discriminate(x.mul(2.0).sub_(1.0));
-  auto fake_logit = discriminate(generate(sample_prior(x.size(0), x.options())));
+  const torch::Tensor y = uses_labels() ? batch_classes(batch, options.classes(), kind_ + " evaluation") : torch::Tensor();
+  auto real_logit = discriminate(x.mul(2.0).sub_(1.0), y);
+  auto fake_logit = discriminate(generate(sample_prior(x.size(0), x.options()), y), y);
   const std::string& kind = options.loss();
   auto d = d_loss(kind, real_logit, fake_logit);  // WGAN-GP's without its penalty, which needs gradients
   auto g = g_loss(kind, fake_logit);
@@ -120,6 +164,8 @@ LossTerms GanImpl::eval_losses(const Batch& batch) {
 namespace {
 Model make_gan(const TrainConfig& c, const ImageShape& shape, const std::string& kind) {
   require(kind != "dcgan" || c.arch == "conv", "--model dcgan has convolutional networks; use --model gan for --arch mlp");
+  require(!c.get<bool>("conditional") || c.get<int64_t>("classes") > 0,
+          "--conditional: the number of classes is not known (training takes it from the data; pass --classes N)");
   return std::make_shared<GanImpl>(GanOptions(shape)
                                        .nz(c.latent)
                                        .arch(c.arch)
@@ -132,7 +178,8 @@ Model make_gan(const TrainConfig& c, const ImageShape& shape, const std::string&
                                        .lr_d(c.get<double>("lr_d"))
                                        .fresh_noise(c.get<bool>("g_fresh_noise"))
                                        .loss(c.get<std::string>("gan_loss"))
-                                       .gp_weight(c.get<double>("gp_weight")),
+                                       .gp_weight(c.get<double>("gp_weight"))
+                                       .classes(c.get<bool>("conditional") ? c.get<int64_t>("classes") : 0),
                                    kind);
 }
 
@@ -180,6 +227,7 @@ void register_gan() {
   gan.defaults["hidden"] = GanOptions(ImageShape{}).hidden();
   gan.reads = {"arch", "hidden"};
   gan.settings = gan_settings();
+  for (auto& s : conditional_settings()) gan.settings.push_back(std::move(s));
   gan.check = [](const TrainConfig& c) {
     require(c.get<std::string>("gan_loss") == "wgan-gp" || c.get<double>("gp_weight") == GanOptions(ImageShape{}).gp_weight(),
             "--gp-weight applies to --gan-loss wgan-gp (this run's objective is " + c.get<std::string>("gan_loss") + ")");

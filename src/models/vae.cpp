@@ -19,6 +19,7 @@ void check_vae_options(const VaeOptions& o) {
           "--posterior " + o.posterior() + ": choose logvar or relu-sigma");
   require(!(o.posterior() == "relu-sigma" && o.regularizers().contractive > 0),
           "--contractive needs --posterior logvar");
+  require(o.classes() == 0 || o.regularizers().contractive == 0, "--contractive is for models that are not --conditional");
   require(o.iw_k() >= 1 && o.iw_k() <= 5000, "--iw-k must be in [1, 5000]");
   require(o.iw_k() == 1 || (o.beta() == 1 && o.kl_warmup() == 0 && o.regularizers().noise.kind == Noise::Kind::none &&
                                   !o.regularizers().penalise_code()),
@@ -33,7 +34,8 @@ VaeImpl::VaeImpl(VaeOptions opts)
                        .arch(options.arch())
                        .hidden(options.hidden())
                        .activation(options.activation())
-                       .dropout(options.dropout())) {
+                       .dropout(options.dropout())
+                       .classes(options.classes())) {
   check_vae_options(options);
   set_epoch(1);
 }
@@ -59,19 +61,34 @@ std::pair<torch::Tensor, torch::Tensor> VaeImpl::split(const torch::Tensor& h) c
   return {parts[0], parts[1]};
 }
 
-std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x) { return split(codec.encode(model_input(x))); }
+std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x, const torch::Tensor& y) {
+  return split(codec.encode(model_input(x), y));
+}
 
-torch::Tensor VaeImpl::decode(const torch::Tensor& z) { return images_from_logits(decode_logits(z)); }
+torch::Tensor VaeImpl::decode(const torch::Tensor& z) {
+  if (options.classes() == 0) return images_from_logits(decode_logits(z));
+  return decode_for(z, default_labels(z.size(0), z.device()));
+}
 
-torch::Tensor VaeImpl::reconstruct(const torch::Tensor& x) { return decode(encode(x).first); }
+torch::Tensor VaeImpl::decode_for(const torch::Tensor& z, const torch::Tensor& labels) {
+  if (options.classes() == 0) return ModelImpl::decode_for(z, labels);
+  require(labels.defined(), "model vae is conditioned on labels; give the classes to generate (--label/--labels)");
+  return images_from_logits(decode_logits(z, class_vector(labels, options.classes(), z.options(), true)));
+}
+
+torch::Tensor VaeImpl::reconstruct(const Batch& b) {
+  auto y = classes_of(b, "reconstruction");
+  return images_from_logits(decode_logits(encode(b.images, y).first, y));
+}
 
 LossTerms VaeImpl::losses(size_t, const Batch& batch) {
   const torch::Tensor& x = batch.images;
   if (options.iw_k() > 1) {  // the importance-weighted bound (no noise, penalty or KL weight: check_vae_options)
-    auto loss = -iwae_bound(x, options.iw_k()).mean();
+    auto loss = -iwae_bound(batch, options.iw_k()).mean();
     return {loss, {{"iwae", loss}}};
   }
   const Regularizers& reg = options.regularizers();
+  const auto y = classes_of(batch, "training");
   auto input = is_training() ? corrupt(x, reg.noise) : x;
   torch::Tensor mu, logvar, jf2;
   if (reg.contractive > 0) {
@@ -79,10 +96,10 @@ LossTerms VaeImpl::losses(size_t, const Batch& batch) {
     std::tie(mu, logvar) = split(h);
     jf2 = j.mean();
   } else {
-    std::tie(mu, logvar) = encode(input);
+    std::tie(mu, logvar) = encode(input, y);
   }
   auto z = mu + torch::randn_like(mu) * (0.5 * logvar).exp();
-  auto recon = recon_per_image(decode_logits(z), x).mean();
+  auto recon = recon_per_image(decode_logits(z, y), x).mean();
   auto kl = kl_std_normal_per_image(mu, logvar).mean();
   LossTerms l{kl_weight_ == 1.0 ? recon + kl : recon + kl_weight_ * kl, {{"recon", recon}, {"kl", kl}}};
   reg.add_penalties(l, mu, jf2);
@@ -125,13 +142,15 @@ LossTerms VaeImpl::losses_and_gradients(size_t phase, const Batch& batch) {
   return {w == 1.0 ? recon + kl : recon + w * kl, {{"recon", recon}, {"kl", kl}}};
 }
 
-torch::Tensor VaeImpl::log_importance_weights(const torch::Tensor& x, int64_t k) {
-  auto [mu, logvar] = encode(x);
+torch::Tensor VaeImpl::log_importance_weights(const Batch& batch, int64_t k) {
+  const torch::Tensor& x = batch.images;
+  const auto y = classes_of(batch, "likelihood");
+  auto [mu, logvar] = encode(x, y);
   const int64_t b = x.size(0), L = mu.size(1);
   const double log2pi = std::log(2 * M_PI);
   auto eps = torch::randn({k, b, L}, mu.options());
   auto z = mu.unsqueeze(0) + (0.5 * logvar).exp().unsqueeze(0) * eps;  // [k, b, L]
-  auto logits = decode_logits(z.reshape({k * b, L}));
+  auto logits = decode_logits(z.reshape({k * b, L}), y.defined() ? y.repeat({k, 1}) : y);
   std::vector<int64_t> shape = x.sizes().vec();
   shape.insert(shape.begin(), k);
   auto xr = x.unsqueeze(0).expand(shape).reshape(logits.sizes());
@@ -148,25 +167,25 @@ torch::Tensor VaeImpl::log_importance_weights(const torch::Tensor& x, int64_t k)
   return (log_px.view({k, b}) + log_pz - log_qz).t();
 }
 
-torch::Tensor VaeImpl::iwae_bound(const torch::Tensor& x, int64_t k) {
+torch::Tensor VaeImpl::iwae_bound(const Batch& x, int64_t k) {
   return torch::logsumexp(log_importance_weights(x, k), 1) - std::log(static_cast<double>(k));
 }
 
 LossTerms VaeImpl::eval_losses(const Batch& batch) {
   const torch::Tensor& x = batch.images;
   if (options.iw_k() > 1) {  // the training objective, and the ELBO's terms beside it
-    LossTerms elbo = eval_losses_elbo(x);
-    auto iwae = -iwae_bound(x, options.iw_k()).mean();
+    LossTerms elbo = eval_losses_elbo(x, classes_of(batch, "evaluation"));
+    auto iwae = -iwae_bound(batch, options.iw_k()).mean();
     elbo.terms.emplace_back("elbo_loss", elbo.loss);
     return {iwae, elbo.terms};
   }
-  return eval_losses_elbo(x);
+  return eval_losses_elbo(x, classes_of(batch, "evaluation"));
 }
 
-LossTerms VaeImpl::eval_losses_elbo(const torch::Tensor& x) {
-  auto [mu, logvar] = encode(x);
+LossTerms VaeImpl::eval_losses_elbo(const torch::Tensor& x, const torch::Tensor& y) {
+  auto [mu, logvar] = encode(x, y);
   auto z = mu + torch::randn_like(mu) * (0.5 * logvar).exp();
-  auto logits = decode_logits(z);
+  auto logits = decode_logits(z, y);
   auto recon = recon_per_image(logits, x).mean();
   auto kl = kl_std_normal_per_image(mu, logvar).mean();
   auto mse = sse_per_image(images_from_logits(logits), x).mean() / static_cast<double>(options.shape().pixels());
@@ -188,6 +207,7 @@ VaeOptions vae_options(const TrainConfig& c, const ImageShape& shape) {
       .output(c.get<std::string>("output"))
       .reduction(c.loss_reduction)
       .iw_k(c.get<int64_t>("iw_k"))
+      .classes(c.get<bool>("conditional") ? c.get<int64_t>("classes") : 0)
       .regularizers(Regularizers(c));
 }
 }  // namespace
@@ -211,6 +231,8 @@ void register_vae() {
       {"iw_k", "importance samples of the training objective: 1 the ELBO; K > 1 the importance-weighted bound of "
                "log p(x) (IWAE, Burda et al. 2015), tighter with K and K times the decoder's work",
        {}, d.iw_k()},  // its range and what it cannot combine with: check_vae_options, through e.check
+      conditional_settings()[0],
+      conditional_settings()[1],
       {"output", "decoder output: sigmoid (images in [0, 1]) | tanh (images scaled to [-1, 1] as by Normalize(0.5, 0.5), "
                  "MSE on that scale; needs --loss mse)", {}, d.output(), nullptr, {"sigmoid", "tanh"}},
   };
@@ -220,7 +242,11 @@ void register_vae() {
     apply_model_defaults(filled);
     check_vae_options(vae_options(filled, ImageShape{}));
   };
-  e.factory = [](const TrainConfig& c, const ImageShape& shape) -> Model { return std::make_shared<VaeImpl>(vae_options(c, shape)); };
+  e.factory = [](const TrainConfig& c, const ImageShape& shape) -> Model {
+    require(!c.get<bool>("conditional") || c.get<int64_t>("classes") > 0,
+            "--conditional: the number of classes is not known (training takes it from the data; pass --classes N)");
+    return std::make_shared<VaeImpl>(vae_options(c, shape));
+  };
   ModelRegistry::add(std::move(e));
 }
 

@@ -22,13 +22,6 @@ namespace latentlab {
 
 namespace {
 
-// Batch b of `batcher` as `model` takes it: the images, and their labels on the images' device for a
-// model that uses labels (copied only then).
-Batch batch_for(const ModelImpl& model, Batcher& batcher, int64_t b) {
-  torch::Tensor x = batcher.batch(b);
-  return {x, model.uses_labels() ? batcher.labels(b).to(x.device()) : torch::Tensor()};
-}
-
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -189,6 +182,7 @@ void Trainer::setup() {
   apply_threads(threads);
   auto t0 = Clock::now();
   Splits splits = load_splits(config_, log_);
+  resolve_classes(config_, class_count(splits), config_.dataset);  // a conditional model's classes: the data's
   train_ = std::move(splits.train);
   test_ = std::move(splits.test);
   if (!config_.binarize.empty()) {  // the test set one fixed draw; the training set one draw (static) or one per batch
@@ -220,8 +214,18 @@ void Trainer::setup() {
   model_->to(device_);
   // Fixed codes and test images for the per-epoch grids.
   torch::manual_seed(epoch_seed(config_.seed, -1));
-  fixed_z_ = model_->sample_prior(config_.grid_images, torch::kFloat32).to(device_);
-  fixed_x_ = to_float(test_.images.slice(0, 0, std::min<int64_t>(32, test_.size()))).to(device_);
+  if (model_->uses_labels() && model_->classes() > 0) {
+    // a conditional model's grid: one row per class (the first 32 classes), the same 8 codes in every
+    // column, so that a column keeps its style while the class changes down the rows
+    const int64_t rows = std::min<int64_t>(model_->classes(), 32);
+    fixed_z_ = model_->sample_prior(8, torch::kFloat32).repeat({rows, 1}).to(device_);
+    fixed_y_ = torch::arange(rows * 8, torch::kLong).div(8, "floor").to(device_);
+  } else {
+    fixed_z_ = model_->sample_prior(config_.grid_images, torch::kFloat32).to(device_);
+  }
+  const int64_t shown = std::min<int64_t>(32, test_.size());
+  fixed_x_ = Batch(to_float(test_.images.slice(0, 0, shown)).to(device_),
+                   model_->uses_labels() ? test_.labels.slice(0, 0, shown).to(device_) : torch::Tensor());
 }
 
 nlohmann::json Trainer::train_epoch(int64_t epoch) {
@@ -392,15 +396,15 @@ void Trainer::write_images(int64_t epoch) {
   model_->eval();
   std::string e = std::to_string(epoch);
   if (model_->can_reconstruct())
-    write_reconstruction_grid(run_folder::file(config_.out, "reconstruction-" + e + ".png"), fixed_x_,
+    write_reconstruction_grid(run_folder::file(config_.out, "reconstruction-" + e + ".png"), fixed_x_.images,
                               model_->reconstruct(fixed_x_));
-  write_png_grid(run_folder::file(config_.out, "samples-" + e + ".png"), model_->decode(fixed_z_), 8);
+  write_png_grid(run_folder::file(config_.out, "samples-" + e + ".png"), grid_samples(), 8);
 }
 
 void Trainer::write_preview(const torch::Tensor& batch) {
   torch::NoGradGuard no_grad;
   model_->eval();
-  write_png_grid(run_folder::file(config_.out, "samples-latest.png"), model_->decode(fixed_z_), 8);
+  write_png_grid(run_folder::file(config_.out, "samples-latest.png"), grid_samples(), 8);
   // a GAN's samples beside the real images of this batch (the seed's visdom pair)
   if (model_->has_critic() && batch.defined() && batch.size(0) > 0)
     write_png_grid(run_folder::file(config_.out, "real-latest.png"), batch.slice(0, 0, std::min<int64_t>(batch.size(0), config_.grid_images)), 8);

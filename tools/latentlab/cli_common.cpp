@@ -20,6 +20,13 @@ void add_epoch_flag(CLI::App& cmd, int64_t& epoch) {
       ->check(CLI::NonNegativeNumber);
 }
 
+void add_label_flags(CLI::App& cmd, std::vector<int64_t>& labels) {
+  auto* one = cmd.add_option("--label", labels, "a conditional model: generate this class")->expected(1);
+  cmd.add_option("--labels", labels, "a conditional model: generate these classes, one row each (default: every class)")
+      ->delimiter(',')
+      ->excludes(one);
+}
+
 void add_threads_flag(CLI::App& cmd, int64_t& threads) {
   cmd.add_option("--threads", threads, "CPU threads (0: OMP_NUM_THREADS if set, else all cores)")
       ->capture_default_str()

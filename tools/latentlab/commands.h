@@ -39,6 +39,8 @@ void add_export(CLI::App& app);
 void add_epoch_flag(CLI::App& cmd, int64_t& epoch);
 /// --threads [0]: CPU threads of a command that computes.
 void add_threads_flag(CLI::App& cmd, int64_t& threads);
+/// --label N and --labels A,B,C (the same list): the classes a conditional model generates, one row each.
+void add_label_flags(CLI::App& cmd, std::vector<int64_t>& labels);
 /// check_can_create (io.h) plus the image outputs' checks: .png or .npy, and a PNG grid of n images of
 /// height x width with nrow per row within PNG's limits.
 void check_image_file(const std::string& path, int64_t n, int64_t height, int64_t width, int64_t nrow);

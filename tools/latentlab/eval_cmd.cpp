@@ -53,6 +53,9 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--fd-images", o.fd_images, "generated images for the classifier scores")->capture_default_str()
       ->check(CLI::Range(2, 1000000));
   cmd->add_option("--seed", o.seed, "seed of noise, samples and generated images")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--labels", o.labels, "a conditional model: the classes the generator section draws, in turn, with the "
+                                        "classifier's accuracy per class (default: every class)")
+      ->delimiter(',');
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
   cmd->add_option("-o,--out", a->out, "where the results go (default: <run>/eval.json); sections of an earlier call are kept");
   add_threads_flag(*cmd, a->threads);
@@ -70,6 +73,7 @@ void add_eval(CLI::App& app) {
     std::string out = a->out.empty() ? (std::filesystem::path(a->run) / name).string() : a->out;
     check_can_create(out, a->out.empty() ? name + " in the run folder (or -o)" : "-o");
     auto run = load_run(a->run, a->epoch);
+    classes_to_generate(*run.model, o.labels, "--labels");  // before any work
     if (!run.config.binarize.empty() && !o.likelihood.binarize) {
       o.likelihood.binarize = true;
       std::fprintf(stderr, "the run trained on binarised images (--binarize %s): log p(x) is measured on binarised test images\n",
@@ -190,7 +194,7 @@ void add_pca(CLI::App& app) {
     apply_threads(c.threads);
     auto data = load_splits(c);
     Pca pca = Pca::fit(to_float(data.train.images), a->dim, [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); });
-    double mse = reconstruction_mse(data.test, [&](const torch::Tensor& x) { return pca.reconstruct(x); });
+    double mse = reconstruction_mse(data.test, [&](const Batch& x) { return pca.reconstruct(x.images); });
     std::printf("pca dataset %s dim %lld: test_mse %.6f (explained variance fraction %.4f: the %lld leading components "
                 "hold %.4g of the total variance %.4g)\n",
                 c.dataset.c_str(), (long long)a->dim, mse, pca.explained_fraction(), (long long)a->dim,

@@ -11,10 +11,12 @@ namespace latentlab::cli {
 void add_interpolate(CLI::App& app) {
   struct Args {
     std::string run, out = "interpolation.png", data_dir, path = "auto";
-    int64_t from = 0, to = 1, steps = 10, threads = 0;
+    int64_t from = 0, to = 1, steps = 10, threads = 0, from_class = -1, to_class = -1, rows = 1;
+    uint64_t seed = 0;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("interpolate", "decode the path between the codes of two test images");
+  auto* cmd = app.add_subcommand("interpolate", "decode the path between the codes of two test images, or (a conditional "
+                                                "model) from one class to another at fixed codes");
   cmd->add_option("run", a->run, "run folder")->required();
   cmd->add_option("--from", a->from, "index of the first test image")->capture_default_str();
   cmd->add_option("--to", a->to, "index of the last test image")->capture_default_str();
@@ -23,10 +25,28 @@ void add_interpolate(CLI::App& app) {
       ->capture_default_str()->check(CLI::IsMember({"auto", "slerp", "linear"}));
   cmd->add_option("-o,--out", a->out, "output .png (one row) or .npy")->capture_default_str();
   cmd->add_option("--data-dir", a->data_dir, "data folder (default: the run's)");
+  auto* fc = cmd->add_option("--from-class", a->from_class, "a conditional model: the class the path starts from, at fixed codes");
+  auto* tc = cmd->add_option("--to-class", a->to_class, "a conditional model: the class the path ends at");
+  fc->needs(tc);
+  tc->needs(fc);
+  cmd->add_option("--rows", a->rows, "with --from-class: codes drawn from the prior, one row each")
+      ->capture_default_str()->check(CLI::Range(1, 1000))->needs(fc);
+  cmd->add_option("--seed", a->seed, "with --from-class: seed of the codes")->capture_default_str()->needs(fc);
   add_threads_flag(*cmd, a->threads);
-  cmd->callback([a] {
+  cmd->callback([a, fc] {
     auto run = load_run(a->run);
-    require(run.model->can_reconstruct(), "interpolate: model " + run.config.model + " has no encoder to find the codes of test images");
+    if (fc->count() > 0) {
+      check_image_file(a->out, a->steps * a->rows, run.config.image_size, run.config.image_size, a->steps);
+      apply_threads(a->threads);
+      auto images = interpolate_classes(*run.model, a->from_class, a->to_class, a->steps, a->rows, a->seed);
+      write_images(a->out, images, a->steps);
+      std::fprintf(stderr, "wrote %lld row%s from class %lld to class %lld to %s\n", (long long)a->rows, a->rows == 1 ? "" : "s",
+                   (long long)a->from_class, (long long)a->to_class, a->out.c_str());
+      return;
+    }
+    require(run.model->can_reconstruct(), "interpolate: model " + run.config.model + " has no encoder to find the codes of test images" +
+                                              (run.model->uses_labels() ? "; a conditional model interpolates between classes with "
+                                                                          "--from-class A --to-class B" : ""));
     check_image_file(a->out, a->steps, run.config.image_size, run.config.image_size, a->steps);
     apply_threads(a->threads);
     auto test = load_splits(run.config, stderr, a->data_dir).test;
@@ -34,7 +54,9 @@ void add_interpolate(CLI::App& app) {
       require(i >= 0 && i < test.size(), "interpolate: test image " + std::to_string(i) + " does not exist (the test split has " +
                                              std::to_string(test.size()) + ")");
     bool spherical = a->path == "slerp" || (a->path == "auto" && run.config.get<std::string>("prior") == "gaussian");
-    auto images = interpolate_images(*run.model, to_float(test.images[a->from]), to_float(test.images[a->to]), a->steps, spherical);
+    auto labels = torch::stack({test.labels[a->from], test.labels[a->to]});
+    auto images = interpolate_images(*run.model, to_float(test.images[a->from]), to_float(test.images[a->to]), a->steps, spherical,
+                                     run.model->uses_labels() ? labels : torch::Tensor());
     write_images(a->out, images, a->steps);
     std::fprintf(stderr, "wrote %lld images (%s) to %s\n", (long long)a->steps, spherical ? "slerp" : "linear", a->out.c_str());
   });

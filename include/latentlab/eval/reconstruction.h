@@ -30,8 +30,9 @@ struct Pca {
 };
 
 /// Per-pixel mean squared error between the test images and f(input) over a whole dataset, in batches.
-/// With `noise`, each input is corrupted first (seeded by `seed`) while the target stays clean.
-double reconstruction_mse(const Dataset& d, const std::function<torch::Tensor(const torch::Tensor&)>& f,
+/// With `noise`, each input is corrupted first (seeded by `seed`) while the target stays clean. f gets
+/// each batch with its labels (where the dataset has them), for models conditioned on labels.
+double reconstruction_mse(const Dataset& d, const std::function<torch::Tensor(const Batch&)>& f,
                           const Noise& noise = {}, uint64_t seed = 0);
 
 struct AutoencoderEvalOptions {

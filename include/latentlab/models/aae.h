@@ -42,9 +42,9 @@ class AaeImpl : public ModelImpl {
   int64_t latent_dim() const override { return options.latent(); }
   torch::Tensor sample_prior(int64_t n, const torch::TensorOptions& opts) const override;
   torch::Tensor decode(const torch::Tensor& z) override { return torch::sigmoid(codec.decode_logits(z)); }
-  torch::Tensor reconstruct(const torch::Tensor& x) override { return decode(code(x)); }
+  torch::Tensor reconstruct(const Batch& x) override { return decode(code(x)); }
   bool can_reconstruct() const override { return true; }
-  torch::Tensor code(const torch::Tensor& x) override { return codec.encode(x); }
+  torch::Tensor code(const Batch& x) override { return codec.encode(x.images); }
 
   AaeOptions options;
   Codec codec;

@@ -25,9 +25,9 @@ class AutoencoderImpl : public ModelImpl {
   /// The terms are per pixel ("mean"); --loss-reduction sum or image scales the gradients.
   double loss_scale(int64_t n) const override { return reduction_scale(reduction_, "mean", n, shape_.pixels()); }
   torch::Tensor decode(const torch::Tensor& z) override;
-  torch::Tensor reconstruct(const torch::Tensor& x) override { return decode(encode(x)); }
+  torch::Tensor reconstruct(const Batch& x) override { return decode(encode(x.images)); }
   bool can_reconstruct() const override { return true; }
-  torch::Tensor code(const torch::Tensor& x) override { return encode(x); }
+  torch::Tensor code(const Batch& x) override { return encode(x.images); }
   bool has_encoder_jacobian() const override { return codec.has_jacobian(); }
   torch::Tensor code_jacobian_sq(const torch::Tensor& x) override {
     return codec.encode_with_jacobian(x, latent_, codec.activation()).second;

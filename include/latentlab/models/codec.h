@@ -25,23 +25,29 @@ struct CodecOptions {
   TORCH_ARG(std::string, activation) = "relu";
   /// Dropout on MLP hidden layers. Default: 0.
   TORCH_ARG(double, dropout) = 0.0;
+  /// Classes of a conditional model (0: none). The class vector (one-hot) is concatenated to the
+  /// MLP encoder's input and to the code before the decoder (MLP or conv: its first layer is a Linear);
+  /// the conv encoder reads it as `classes` extra input channels, constant over the image (a one-hot
+  /// embedding broadcast over positions; a learned embedding would add nothing, as the first
+  /// convolution is linear in its input channels). Default: 0.
+  TORCH_ARG(int64_t, classes) = 0;
 };
 
 class Codec {
  public:
   Codec(torch::nn::Module& owner, CodecOptions options);
-  /// [b, encoder_out]
-  torch::Tensor encode(const torch::Tensor& x);
-  /// Decoder logits, [b, C, H, W].
-  torch::Tensor decode_logits(const torch::Tensor& z);
+  /// [b, encoder_out]; y: the class vectors [b, classes] of a conditional codec, undefined otherwise.
+  torch::Tensor encode(const torch::Tensor& x, const torch::Tensor& y = {});
+  /// Decoder logits, [b, C, H, W] (for classes y, as encode).
+  torch::Tensor decode_logits(const torch::Tensor& z, const torch::Tensor& y = {});
   /// The encoder output and the per-image squared Jacobian norm of out_act(output[:, :rows]);
   /// MLP encoders only (latentlab::Error otherwise).
   std::pair<torch::Tensor, torch::Tensor> encode_with_jacobian(const torch::Tensor& x, int64_t rows, Activation out_act);
   Activation activation() const { return act_; }
-  /// Whether encode_with_jacobian() is available (an MLP encoder).
-  bool has_jacobian() const { return static_cast<bool>(mlp_encoder); }
+  /// Whether encode_with_jacobian() is available (an MLP encoder, not conditional).
+  bool has_jacobian() const { return static_cast<bool>(mlp_encoder) && options.classes() == 0; }
   /// Whether the hand-written training step (taped_codec_step, src/kernels/) can run now: MLP networks
-  /// without dropout, training, with autograd on. A model adds the conditions of its own terms.
+  /// without dropout, not conditional, training, with autograd on. A model adds the conditions of its own terms.
   bool taped_step_applies() const;
   /// The tapes and scratch buffers of that step, made on first use and reused.
   CodecTapes& tapes();

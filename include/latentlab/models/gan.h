@@ -37,6 +37,11 @@ struct GanOptions {
   TORCH_ARG(std::string, loss) = "bce";
   /// Weight of WGAN-GP's gradient penalty. Default: 10.
   TORCH_ARG(double, gp_weight) = 10.0;
+  /// Classes of a conditional GAN (0: unconditional). G reads the one-hot class beside the code (as
+  /// extra input channels of its first transposed convolution for the DCGAN); the MLP D reads it
+  /// concatenated to the image, the DCGAN's D through a projection (Miyato & Koyama 2018): its logit
+  /// gains <embed(y), sum over positions of its last features>. Default: 0.
+  TORCH_ARG(int64_t, classes) = 0;
 };
 
 class GanImpl : public ModelImpl {
@@ -50,21 +55,28 @@ class GanImpl : public ModelImpl {
   /// loss: D's loss on test images against fresh fakes; terms d, g, real, fake.
   LossTerms eval_losses(const Batch& batch) override;
   int64_t latent_dim() const override { return options.nz(); }
+  bool uses_labels() const override { return options.classes() > 0; }
+  int64_t classes() const override { return options.classes(); }
+  /// Images of codes z; a conditional GAN decodes image i as class i mod classes().
   torch::Tensor decode(const torch::Tensor& z) override;
+  torch::Tensor decode_for(const torch::Tensor& z, const torch::Tensor& labels) override;
   bool has_critic() const override { return true; }
   torch::Tensor critic_score(const torch::Tensor& x) override;
 
-  /// G's output in [-1, 1], [b, C, H, W].
-  torch::Tensor generate(const torch::Tensor& z);
-  /// D's logit per image for images in [-1, 1].
-  torch::Tensor discriminate(const torch::Tensor& x_pm1);
+  /// G's output in [-1, 1], [b, C, H, W]; `y`: the class vectors [b, classes] of a conditional GAN
+  /// (class_vector), undefined otherwise.
+  torch::Tensor generate(const torch::Tensor& z, const torch::Tensor& y = {});
+  /// D's logit per image for images in [-1, 1] (of classes y, for a conditional GAN).
+  torch::Tensor discriminate(const torch::Tensor& x_pm1, const torch::Tensor& y = {});
   /// WGAN-GP's penalty (Gulrajani et al. 2017) for images in [-1, 1]: the mean over the batch of
   /// (||d D(x_hat) / d x_hat||_2 - 1)^2 at x_hat = e real + (1 - e) fake, e ~ U(0, 1) per image. Built
   /// with a double backward (create_graph), so that its gradient reaches D's weights.
-  torch::Tensor gradient_penalty(const torch::Tensor& real, const torch::Tensor& fake);
+  torch::Tensor gradient_penalty(const torch::Tensor& real, const torch::Tensor& fake, const torch::Tensor& y = {});
 
   GanOptions options;
   torch::nn::Sequential generator{nullptr}, discriminator{nullptr};
+  /// A conditional DCGAN's class embedding of D's projection ([features, classes], no bias).
+  torch::nn::Linear projection{nullptr};
 
  private:
   std::string kind_;

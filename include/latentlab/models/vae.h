@@ -46,6 +46,9 @@ struct VaeOptions {
   /// importance-weighted bound of Burda et al. (2015), log (1/K) sum_k p(x, z_k) / q(z_k | x), which
   /// tightens with K. Needs beta 1, no KL warm-up, no input noise and no penalty on the code. Default: 1.
   TORCH_ARG(int64_t, iw_k) = 1;
+  /// Classes of a conditional VAE (0: none): the one-hot class enters the encoder and the decoder
+  /// (CodecOptions::classes), so q(z | x, y) and p(x | z, y). Default: 0.
+  TORCH_ARG(int64_t, classes) = 0;
 };
 
 /// Throws latentlab::Error (c10::Error for sizes) for options a VAE cannot be built with, naming the
@@ -70,27 +73,36 @@ class VaeImpl : public ModelImpl {
   bool has_likelihood() const override { return true; }
   /// Bernoulli likelihood for bce; for mse the Gaussian N(x; decoder, 1/2) whose negative log-density
   /// is the summed squared error plus (D / 2) log(pi).
-  torch::Tensor log_importance_weights(const torch::Tensor& x, int64_t k) override;
+  torch::Tensor log_importance_weights(const Batch& x, int64_t k) override;
   /// Per image, the importance-weighted bound on log p(x) with k samples: logsumexp of
   /// log_importance_weights minus log k ([b]; differentiable; k = 1 is a one-sample ELBO).
-  torch::Tensor iwae_bound(const torch::Tensor& x, int64_t k);
+  torch::Tensor iwae_bound(const Batch& x, int64_t k);
   /// The current weight of the KL term (beta, scaled during warm-up).
   double kl_weight() const { return kl_weight_; }
   int64_t latent_dim() const override { return options.latent(); }
   double loss_scale(int64_t n) const override { return reduction_scale(options.reduction(), "image", n, options.shape().pixels()); }
+  bool uses_labels() const override { return options.classes() > 0; }
+  int64_t classes() const override { return options.classes(); }
+  /// Images of codes z; a conditional VAE decodes image i as class i mod classes().
   torch::Tensor decode(const torch::Tensor& z) override;
-  torch::Tensor reconstruct(const torch::Tensor& x) override;
+  torch::Tensor decode_for(const torch::Tensor& z, const torch::Tensor& labels) override;
+  torch::Tensor reconstruct(const Batch& x) override;
   bool can_reconstruct() const override { return true; }
-  torch::Tensor code(const torch::Tensor& x) override { return encode(x).first; }
+  torch::Tensor code(const Batch& x) override { return encode(x.images, classes_of(x, "code")).first; }
   bool has_encoder_jacobian() const override { return codec.has_jacobian(); }
   torch::Tensor code_jacobian_sq(const torch::Tensor& x) override {
     return codec.encode_with_jacobian(model_input(x), options.latent(), Activation::identity).second;
   }
 
-  /// Mean and log-variance of q(z | x).
-  std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x);
+  /// Mean and log-variance of q(z | x) (q(z | x, y) for a conditional VAE: y its class vectors).
+  std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x, const torch::Tensor& y = {});
   /// Decoder logits, [b, C, H, W].
-  torch::Tensor decode_logits(const torch::Tensor& z) { return codec.decode_logits(z); }
+  torch::Tensor decode_logits(const torch::Tensor& z, const torch::Tensor& y = {}) { return codec.decode_logits(z, y); }
+  /// The class vectors of a batch for a conditional VAE (an error naming `what` without labels);
+  /// undefined otherwise.
+  torch::Tensor classes_of(const Batch& b, const std::string& what) const {
+    return options.classes() > 0 ? batch_classes(b, options.classes(), "vae " + what) : torch::Tensor();
+  }
 
   VaeOptions options;
   Codec codec;
@@ -108,7 +120,7 @@ class VaeImpl : public ModelImpl {
   /// Mean and log-variance from the encoder's raw output.
   std::pair<torch::Tensor, torch::Tensor> split(const torch::Tensor& h) const;
   /// The ELBO's test terms (recon, kl, mse) and loss, whatever iw_k is.
-  LossTerms eval_losses_elbo(const torch::Tensor& x);
+  LossTerms eval_losses_elbo(const torch::Tensor& x, const torch::Tensor& y);
   double kl_weight_ = 1.0;
   struct FusedBuffers {
     torch::Tensor eps, std, z, dcode;
