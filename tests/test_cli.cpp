@@ -437,3 +437,42 @@ TEST_F(Cli, KeptCheckpointsServeEveryCommandThatReadsARun) {
 }
 
 }  // namespace latentlab::test
+
+namespace latentlab::test {
+
+TEST_F(Cli, ConditionalRunsSampleChosenClassesAndRefuseBadLabels) {
+  write_tiny_mnist(dir / "data", 128, 40);
+  std::string common = "--data-dir " + path("data") + " --batch-size 64 --hidden 32 --latent 4 --threads 1 --epochs 1";
+  auto r = run_cli("train --model vae --conditional " + common + " --out " + path("cvae"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  // every class by default: one row of --nrow each
+  r = run_cli("sample " + path("cvae") + " --nrow 4 -o " + path("all.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_file(path("all.npy")).find("'shape': (40,1,28,28)"), std::string::npos);
+  r = run_cli("sample " + path("cvae") + " --labels 2,5 --nrow 3 -o " + path("two.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_file(path("two.npy")).find("'shape': (6,1,28,28)"), std::string::npos);
+  r = run_cli("interpolate " + path("cvae") + " --from-class 1 --to-class 7 --steps 5 --rows 2 -o " + path("c.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_file(path("c.npy")).find("'shape': (10,1,28,28)"), std::string::npos);
+  r = run_cli("interpolate " + path("cvae") + " --from 0 --to 3 --steps 4 -o " + path("i.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli("reconstruct " + path("cvae") + " -n 4 -o " + path("r.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  // refusals, before any output file is made
+  r = run_cli("sample " + path("cvae") + " --label 11 -o " + path("bad.png"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--label 11: this model's classes are 0..9"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(path("bad.png")));
+  r = run_cli("train --model ae --conditional " + common + " --out " + path("ae"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("--conditional does not apply to --model ae"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(path("ae")));
+  r = run_cli("train --model vae " + common + " --out " + path("plain"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli("sample " + path("plain") + " --label 3 -o " + path("p.png"));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("is not conditioned on labels"), std::string::npos) << r.output;
+}
+
+}  // namespace latentlab::test

@@ -347,3 +347,74 @@ TEST_F(GanLossTest, AResumedWganGpRunEndsWithTheUninterruptedOnesWeights) {
 }
 
 }  // namespace latentlab::test
+
+namespace latentlab::test {
+
+class SpectralNormTest : public Seeded {};
+
+TEST_F(SpectralNormTest, PowerIterationsFindEachLayersLargestSingularValue) {
+  for (std::string model : {"gan", "dcgan"}) {
+    TrainConfig c;
+    c.model = model;
+    c.latent = 8;
+    if (model == "gan") c.hidden = {16, 32};
+    c.set("ngf", 8).set("ndf", 8);
+    c.set("spectral_norm", true);
+    auto m = ModelRegistry::create(c, {1, 28, 28});
+    auto& gan = dynamic_cast<GanImpl&>(*m);
+    m->train();
+    auto x = torch::rand({4, 1, 28, 28}) * 2 - 1;
+    for (int i = 0; i < 300; ++i) gan.discriminate(x);
+    int64_t layers = 0;
+    for (const auto& mod : gan.discriminator->modules()) {
+      torch::Tensor used;
+      if (auto conv = mod->as<torch::nn::Conv2d>()) used = conv->weight;
+      else if (auto lin = mod->as<torch::nn::Linear>()) used = lin->weight;
+      else continue;
+      ++layers;
+      const torch::Tensor orig = *mod->named_parameters(false).find("weight");
+      auto sv = std::get<1>(torch::linalg_svd(orig.detach().reshape({orig.size(0), -1}), false, c10::nullopt));
+      // the weight the layer reads is the parameter divided by its largest singular value
+      // (the power iteration's estimate approaches the largest singular value from below)
+      EXPECT_NEAR(torch::linalg_matrix_norm(used.detach().reshape({used.size(0), -1}), 2).item<double>(), 1.0, 5e-3) << model;
+      EXPECT_TRUE(torch::allclose(used.detach() * sv[0], orig.detach(), 5e-3, 1e-4)) << model;
+      EXPECT_TRUE(mod->named_buffers(false).find("weight_u") != nullptr);
+    }
+    EXPECT_EQ(layers, model == "gan" ? 3 : 4);
+    // the gradient reaches the unnormalised weights, and eval mode leaves the vectors alone
+    auto params = m->phases()[0].parameters;
+    gan.discriminate(x).sum().backward();
+    for (auto& p : params) EXPECT_TRUE(p.grad().defined() && p.grad().abs().sum().item<double>() > 0) << model;
+    m->eval();
+    auto first_u = [&] {
+      for (const auto& item : gan.discriminator->named_buffers())
+        if (item.key().size() > 8 && item.key().substr(item.key().size() - 8) == "weight_u") return item.value();
+      return torch::Tensor();
+    };
+    auto u = first_u().clone();
+    torch::NoGradGuard g;
+    auto a = gan.discriminate(x), b = gan.discriminate(x);
+    EXPECT_TRUE(torch::equal(a, b));
+    EXPECT_TRUE(torch::equal(u, first_u()));
+  }
+}
+
+TEST_F(SpectralNormTest, ItsVectorsAreSavedAndAResumedRunMatchesAnUninterruptedOne) {
+  write_tiny_mnist(dir / "data", 128, 32);
+  TrainConfig c;
+  c.model = "dcgan";
+  c.data_dir = (dir / "data").string();
+  c.batch_size = 32;
+  c.set("ngf", 8).set("ndf", 8).set("spectral_norm", true).set("gan_loss", "hinge");
+  c.latent = 16;
+  c.threads = 1;
+  c.grid_images = 4;
+  auto r = expect_resume_matches_uninterrupted(c, dir, "sn", 2, 1, quiet());
+  auto loaded = load_run((dir / "sn-full").string());
+  auto bufs = loaded.model->named_buffers();
+  ASSERT_TRUE(bufs.find("discriminator.0.weight_u") != nullptr);
+  EXPECT_TRUE(torch::equal(*bufs.find("discriminator.0.weight_u"), *r.model->named_buffers().find("discriminator.0.weight_u")));
+  EXPECT_ERROR_WITH(check_settings_apply(TrainConfig().set("spectral_norm", true)), "--spectral-norm does not apply to --model vae");
+}
+
+}  // namespace latentlab::test

@@ -145,6 +145,16 @@ torch::nn::Sequential dcgan_discriminator(int64_t channels, int64_t size, int64_
 /// "glorot": TensorFlow's (Glorot-uniform weights, zero biases; batch-norm scale 1, shift 0).
 /// fan_in is PyTorch's: weight.size(1) x kernel area (for a transposed convolution, its out channels).
 void init_parameters(torch::nn::Module& m, const std::string& scheme);
+/// Spectral normalisation (Miyato et al. 2018) of every Conv2d and Linear layer of `m`: registers on
+/// each the buffers weight_u [out] and weight_v [in x kernel area] (PyTorch's names; random unit vectors
+/// from the global generator), which checkpoints then save. The layer's parameter `weight` stays the
+/// unnormalised weight (PyTorch's weight_orig). Returns the number of layers.
+int64_t add_spectral_norm(torch::nn::Module& m);
+/// Before a forward pass of such a network: with `update`, one power iteration per layer (v = W^T u /
+/// |.|, u = W v / |.|, without gradient); then each layer's forward reads weight / sigma with sigma =
+/// u^T W v, differentiable in the weight (as torch.nn.utils.spectral_norm in training; `update` false,
+/// as in its eval mode, reuses the stored vectors).
+void apply_spectral_norm(torch::nn::Module& m, bool update);
 /// The image sizes dcgan_generator accepts, for messages.
 const std::vector<int64_t>& dcgan_sizes();
 

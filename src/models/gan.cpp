@@ -43,6 +43,8 @@ GanImpl::GanImpl(GanOptions opts, std::string kind) : options(std::move(opts)), 
     generator = register_module("generator", torch::nn::Sequential(Mlp(mo(options.nz() + k, options.hidden(), s.pixels())), Unflatten(s)));
     discriminator = register_module("discriminator", torch::nn::Sequential(Mlp(mo(s.pixels() + k, rev, 1)), SqueezeLogit()));
   }
+  // the projection stays as it is: SNGAN normalises it too, but it is one vector per class
+  if (options.spectral_norm()) add_spectral_norm(*discriminator);
 }
 
 std::vector<Phase> GanImpl::phases() {
@@ -59,6 +61,7 @@ torch::Tensor GanImpl::generate(const torch::Tensor& z, const torch::Tensor& y) 
 
 torch::Tensor GanImpl::discriminate(const torch::Tensor& x, const torch::Tensor& y) {
   TORCH_CHECK(y.defined() == (options.classes() > 0), "GAN: class vectors are needed exactly for a conditional GAN");
+  if (options.spectral_norm()) apply_spectral_norm(*discriminator, is_training());
   if (!y.defined()) return discriminator->forward(x);
   if (!projection) return discriminator->forward(torch::cat({x.flatten(1), y}, 1));
   // the projection discriminator: D's layers up to its last convolution give features h; the logit is
@@ -179,6 +182,7 @@ Model make_gan(const TrainConfig& c, const ImageShape& shape, const std::string&
                                        .fresh_noise(c.get<bool>("g_fresh_noise"))
                                        .loss(c.get<std::string>("gan_loss"))
                                        .gp_weight(c.get<double>("gp_weight"))
+                                       .spectral_norm(c.get<bool>("spectral_norm"))
                                        .classes(c.get<bool>("conditional") ? c.get<int64_t>("classes") : 0),
                                    kind);
 }
@@ -210,6 +214,8 @@ std::vector<Setting> gan_settings() {
        {}, d.loss(), nullptr, {"bce", "hinge", "wgan-gp"}},
       {"gp_weight", "weight of WGAN-GP's gradient penalty (--gan-loss wgan-gp)", {}, d.gp_weight(), nullptr, {},
        in_range("gp_weight", 0, 1e6, "a non-negative weight")},
+      {"spectral_norm", "spectral normalisation of the discriminator's layers (Miyato et al. 2018): each weight divided by "
+                        "its largest singular value, estimated by one power iteration per forward pass", {}, d.spectral_norm()},
       {"g_fresh_noise", "the generator's step draws new codes (as the anime seed) instead of reusing the fakes of the "
                         "discriminator's step on the same batch", {}, d.fresh_noise()},
   };

@@ -37,6 +37,9 @@ struct GanOptions {
   TORCH_ARG(std::string, loss) = "bce";
   /// Weight of WGAN-GP's gradient penalty. Default: 10.
   TORCH_ARG(double, gp_weight) = 10.0;
+  /// Spectral normalisation of every layer of D (add_spectral_norm, nn.h): one power iteration per
+  /// forward pass in training, the vectors kept in the checkpoints. Default: false.
+  TORCH_ARG(bool, spectral_norm) = false;
   /// Classes of a conditional GAN (0: unconditional). G reads the one-hot class beside the code (as
   /// extra input channels of its first transposed convolution for the DCGAN); the MLP D reads it
   /// concatenated to the image, the DCGAN's D through a projection (Miyato & Koyama 2018): its logit
