@@ -201,6 +201,20 @@ inline void write_tiny_mnist(const fs::path& dir, uint32_t n_train, uint32_t n_t
   make("t10k", n_test);
 }
 
+/// A small DCGAN run (ngf = ndf = 8, code 16, batch 32, one thread, a 4-image grid) on the tiny MNIST of
+/// write_tiny_mnist in `data_dir`, for training and resume tests.
+inline TrainConfig tiny_dcgan(const fs::path& data_dir) {
+  TrainConfig c;
+  c.model = "dcgan";
+  c.data_dir = data_dir.string();
+  c.batch_size = 32;
+  c.set("ngf", 8).set("ndf", 8);
+  c.latent = 16;
+  c.threads = 1;
+  c.grid_images = 4;
+  return c;
+}
+
 /// Asserts that `stmt` throws latentlab::Error whose message contains `needle`.
 #define EXPECT_ERROR_WITH(stmt, needle)                                                   \
   do {                                                                                    \

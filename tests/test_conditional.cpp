@@ -179,13 +179,9 @@ TEST_F(Conditional, BadLabelsAndSettingsAreRefusedBeforeAnyWork) {
 
 TEST_F(Conditional, AConditionalRunTakesTheDataClassesGridsAClassPerRowAndResumesExactly) {
   write_tiny_mnist(dir / "data", 96, 40);
-  TrainConfig c;
-  c.model = "dcgan";
-  c.data_dir = (dir / "data").string();
-  c.batch_size = 32;
-  c.set("ngf", 8).set("ndf", 8).set("conditional", true);
-  c.latent = 8;
-  c.threads = 1;
+  TrainConfig c = tiny_dcgan(dir / "data");
+  c.set("conditional", true);
+  c.grid_images = 64;  // not used: a conditional model's grid is a row per class
   c.preview_every = 0;
   auto r = expect_resume_matches_uninterrupted(c, dir, "cdcgan", 2, 1, quiet());
   EXPECT_EQ(r.model->classes(), 10);

@@ -332,15 +332,8 @@ TEST_F(GanLossTest, SettingsAreCheckedBeforeAnythingIsBuilt) {
 
 TEST_F(GanLossTest, AResumedWganGpRunEndsWithTheUninterruptedOnesWeights) {
   write_tiny_mnist(dir / "data", 128, 32);
-  TrainConfig c;
-  c.model = "dcgan";
-  c.data_dir = (dir / "data").string();
-  c.batch_size = 32;
-  c.set("ngf", 8).set("ndf", 8);
-  c.latent = 16;
+  TrainConfig c = tiny_dcgan(dir / "data");
   c.set("gan_loss", "wgan-gp").set("g_every", 2);
-  c.threads = 1;
-  c.grid_images = 4;
   auto r = expect_resume_matches_uninterrupted(c, dir, "wgan", 2, 1, quiet()).result;
   EXPECT_TRUE(r.metrics[1].contains("train_d_gp"));
   EXPECT_TRUE(std::isfinite(r.metrics[1]["train_d"].get<double>()));
@@ -401,14 +394,8 @@ TEST_F(SpectralNormTest, PowerIterationsFindEachLayersLargestSingularValue) {
 
 TEST_F(SpectralNormTest, ItsVectorsAreSavedAndAResumedRunMatchesAnUninterruptedOne) {
   write_tiny_mnist(dir / "data", 128, 32);
-  TrainConfig c;
-  c.model = "dcgan";
-  c.data_dir = (dir / "data").string();
-  c.batch_size = 32;
-  c.set("ngf", 8).set("ndf", 8).set("spectral_norm", true).set("gan_loss", "hinge");
-  c.latent = 16;
-  c.threads = 1;
-  c.grid_images = 4;
+  TrainConfig c = tiny_dcgan(dir / "data");
+  c.set("spectral_norm", true).set("gan_loss", "hinge");
   auto r = expect_resume_matches_uninterrupted(c, dir, "sn", 2, 1, quiet());
   auto loaded = load_run((dir / "sn-full").string());
   auto bufs = loaded.model->named_buffers();
