@@ -42,8 +42,10 @@ packages=(
   nodejs chromium iproute2 procps
 )
 
+for tool in debootstrap rsync; do  # the host's tools: a new machine has neither
+  command -v "$tool" >/dev/null || { step "apt-get install $tool"; apt-get install -y -q "$tool" >/dev/null; }
+done
 if [ ! -f "$root/.latentlab-ready" ]; then
-  command -v debootstrap >/dev/null || { step "apt-get install debootstrap"; apt-get install -y -q debootstrap >/dev/null; }
   if [ ! -x "$root/usr/bin/apt-get" ]; then
     m=$(mirror)
     step "debootstrap --variant=minbase trixie $root ($m)"
