@@ -47,10 +47,17 @@ GanImpl::GanImpl(GanOptions opts, std::string kind) : options(std::move(opts)), 
   if (options.spectral_norm()) add_spectral_norm(*discriminator);
 }
 
+namespace {
+// What the "d" phase trains: D's layers and, for a conditional DCGAN, its class embedding.
+std::vector<torch::Tensor> d_parameters(const GanImpl& gan) {
+  auto d = gan.discriminator->parameters();
+  if (gan.projection) d.push_back(gan.projection->weight);
+  return d;
+}
+}  // namespace
+
 std::vector<Phase> GanImpl::phases() {
-  auto d = discriminator->parameters();
-  if (projection) d.push_back(projection->weight);
-  return {{"d", d, options.d_every(), options.lr_d()},
+  return {{"d", d_parameters(*this), options.d_every(), options.lr_d()},
           {"g", generator->parameters(), options.g_every(), options.lr_g()}};
 }
 
@@ -140,8 +147,7 @@ LossTerms GanImpl::losses(size_t phase, const Batch& batch) {
   fake_ = torch::Tensor();
   // The generator's step needs gradients through D but not of D's weights: record D's forward with its
   // parameters frozen (the graph keeps that choice), then unfreeze them for the next "d" phase.
-  auto d_params = discriminator->parameters();
-  if (projection) d_params.push_back(projection->weight);
+  auto d_params = d_parameters(*this);
   for (auto& p : d_params) p.requires_grad_(false);
   auto logit = discriminate(fake, y);
   for (auto& p : d_params) p.requires_grad_(true);
