@@ -196,7 +196,8 @@ nlohmann::json evaluate_images(const torch::Tensor& images, TrainedClassifier& c
     probs.push_back(torch::softmax(cls.net->forward(images.slice(0, s, std::min(images.size(0), s + 1000))), 1));
   auto p = torch::cat(probs);
   int64_t classes = p.size(1);
-  auto hist = torch::bincount(p.argmax(1), {}, classes).to(torch::kFloat64) / double(p.size(0));
+  auto pred = p.argmax(1);
+  auto hist = torch::bincount(pred, {}, classes).to(torch::kFloat64) / double(p.size(0));
   auto nz = hist.clamp_min(1e-300);
   nlohmann::json j;
   j["classifier_frechet_distance"] = frechet_distance(f_gen, f_test);
@@ -211,7 +212,7 @@ nlohmann::json evaluate_images(const torch::Tensor& images, TrainedClassifier& c
   if (intended.defined()) {  // a conditional model's samples: how often the classifier agrees with the class asked for
     TORCH_CHECK(intended.numel() == images.size(0), "evaluate_images: one intended label per image is needed");
     auto want = intended.to(torch::kCPU).to(torch::kLong).reshape({-1});
-    auto hit = (p.argmax(1).to(torch::kCPU) == want).to(torch::kFloat64);
+    auto hit = (pred.to(torch::kCPU) == want).to(torch::kFloat64);
     const int64_t k = std::max(classes, want.max().item<int64_t>() + 1);
     auto count = torch::bincount(want, {}, k).to(torch::kFloat64), right = torch::bincount(want, hit, k);
     std::vector<double> acc;
