@@ -482,8 +482,9 @@ TEST_F(TrainerTest, OneWriterPerRunFolder) {
   }
   // up to 20 s: under a loaded machine the child may be slow to start; it is killed whatever happens,
   // so that no paused child outlives the test
-  for (int i = 0; i < 2000 && !RunLock::holder(c.out); ++i) ::usleep(10000);
-  auto h = RunLock::holder(c.out);
+  // (the lock is taken a moment before its note names the process: wait for the note too)
+  std::optional<RunLock::Holder> h;
+  for (int i = 0; i < 2000 && !((h = RunLock::holder(c.out)) && h->pid != 0); ++i) ::usleep(10000);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   ASSERT_TRUE(h.has_value());
