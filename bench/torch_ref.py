@@ -4,8 +4,11 @@
 Same architecture, loss, optimiser, batch size and thread count as latentlab; data read from the same
 IDX files into one in-memory tensor and batched by index, as latentlab does (no DataLoader overhead).
 Prints one JSON line per epoch: {"epoch", "seconds", "images_per_s", "train_loss", "test_loss"}.
+The DCGAN can also write its samples after chosen epochs (--samples-at), for `latentlab classifier
+score` (bench/dcgan_quality.py).
 """
-import argparse, json, os, time
+import argparse, copy, json, os, time
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -70,7 +73,7 @@ class DCGAN(nn.Module):
     """latentlab's dcgan at 28x28 (the LibTorch cpp/dcgan networks, nz 100, ngf = ndf = 64), DCGAN init,
     BCE from logits, two Adam optimisers (lr 2e-4, beta1 0.5); the generator step reuses the fakes of the
     discriminator step, as latentlab does with d_every = g_every = 1."""
-    def __init__(self, nz=100, ngf=64, ndf=64):
+    def __init__(self, nz=100, ngf=64, ndf=64, init='dcgan'):
         super().__init__()
         self.nz = nz
         self.g = nn.Sequential(
@@ -84,6 +87,8 @@ class DCGAN(nn.Module):
             nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),
             nn.Conv2d(ndf * 4, 1, 3, 1, 0, bias=False))
         for m in self.modules():
+            if init != 'dcgan':  # PyTorch's own initialisation, as the layers come
+                break
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.normal_(m.weight, 0.0, 0.02)
             elif isinstance(m, nn.BatchNorm2d):
@@ -111,6 +116,18 @@ class DCGAN(nn.Module):
         opt_g.step()
         return loss_d.detach() + loss_g.detach()
 
+    def samples(self, n, seed, mode):
+        """n images in [0, 1] from a copy of G (so that train-mode batch norm leaves G's running
+        statistics alone): mode 'train' normalises each batch of 256 by its own statistics, as
+        pytorch/examples' DCGAN draws its pictures (it never calls eval()); 'eval' uses the running ones."""
+        g = copy.deepcopy(self.g)
+        g.train(mode == 'train')
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            out = [g(torch.randn(min(256, n - i), self.nz, 1, 1, generator=gen)).add(1).div(2)
+                   for i in range(0, n, 256)]
+        return torch.cat(out).clamp(0, 1).numpy().astype(np.float32)
+
     def loss(self, x):
         x = x * 2 - 1
         real = self.d(x).view(-1)
@@ -132,7 +149,19 @@ def main():
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--train-images', type=int, default=0, help='use the first N training images (0: all)')
     ap.add_argument('--device', default='cpu', help='cpu | cuda')
+    ap.add_argument('--ngf', type=int, default=64, help='dcgan: width of G')
+    ap.add_argument('--ndf', type=int, default=64, help='dcgan: width of D')
+    ap.add_argument('--init', default='dcgan', choices=['dcgan', 'default'],
+                    help="dcgan: N(0, 0.02) weights (the DCGAN paper's) or PyTorch's default initialisation")
+    ap.add_argument('--samples-at', default='', help='dcgan: after these epochs (1,2,5) write samples')
+    ap.add_argument('--samples-out', default='samples', help='dcgan: samples go to <this>-epoch<E>.npy')
+    ap.add_argument('--samples', type=int, default=10000, help='dcgan: how many samples')
+    ap.add_argument('--sample-mode', default='train', choices=['train', 'eval'],
+                    help="dcgan: batch norm of the sampling G: the batch's statistics (train, pytorch/examples') or the running ones")
     a = ap.parse_args()
+    sample_epochs = {int(e) for e in a.samples_at.split(',') if e}
+    if sample_epochs and a.model != 'dcgan':
+        ap.error('--samples-at is for --model dcgan')
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     torch.set_num_threads(a.threads)
@@ -143,7 +172,7 @@ def main():
         train = train[:a.train_images]
     # the images live on the device, as latentlab keeps its dataset there
     train, test = train.to(dev), test.to(dev)
-    model = MODELS[a.model]().to(dev)
+    model = (DCGAN(ngf=a.ngf, ndf=a.ndf, init=a.init) if a.model == 'dcgan' else MODELS[a.model]()).to(dev)
     opts = model.optimizers(a.lr) if hasattr(model, 'optimizers') else [torch.optim.Adam(model.parameters(), lr=a.lr)]
     n = train.size(0)
     for epoch in range(1, a.epochs + 1):
@@ -169,6 +198,9 @@ def main():
                      for i in range(0, test.size(0), 1000)) / test.size(0)
         print(json.dumps({'epoch': epoch, 'seconds': secs, 'images_per_s': n / secs,
                           'train_loss': total.item() / n, 'test_loss': tl}), flush=True)
+        if epoch in sample_epochs:
+            np.save(f'{a.samples_out}-epoch{epoch}.npy', model.cpu().samples(a.samples, a.seed + epoch, a.sample_mode))
+            model.to(dev)
 
 
 if __name__ == '__main__':

@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "test_paths.h"
+#include "paths.h"
 
 extern char** environ;
 

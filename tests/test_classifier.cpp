@@ -1,7 +1,7 @@
 // The evaluation classifier (training, caching, loading), the Frechet distance, the label
 // histogram of generated images, and the linear-probe and k-NN accuracies of codes.
 #include "common.h"
-#include "test_paths.h"
+#include "paths.h"
 #include "latentlab/classifier.h"
 #include "latentlab/eval.h"
 
@@ -48,7 +48,7 @@ TEST_F(ClassifierTest, TrainsCachesAndReloads) {
   EXPECT_ERROR_WITH(load_classifier(path("junk")), path("junk") + ": cannot load (");
   EXPECT_ERROR_WITH(load_classifier(path("junk")), "it is not a usable classifier: delete it to retrain");
   // a file that crashes LibTorch's own archive reader (found by fuzzing the model loader)
-  EXPECT_ERROR_WITH(load_classifier(LATENTLAB_SOURCE_DIR "/fuzz/corpus/model/libtorch-reader-segv"),
+  EXPECT_ERROR_WITH(load_classifier(LATENTLAB_SOURCE_DIR + "/fuzz/corpus/model/libtorch-reader-segv"),
                     kMalformedArchiveMessage);
   ::setenv("LATENTLAB_CACHE", path("cache").c_str(), 1);
   EXPECT_EQ(classifier_path("mnist", 1, 28), path("cache/classifier-mnist-1x28-v2"));

@@ -7,7 +7,7 @@
 #include "latentlab/io.h"
 #include "latentlab/safetensors.h"
 #include "latentlab/train.h"
-#include "test_paths.h"
+#include "paths.h"
 
 namespace latentlab::test {
 
@@ -163,6 +163,25 @@ TEST_F(Cli, AutoencoderWithRegularisersEndToEnd) {
   EXPECT_TRUE(ev["codes"].contains("linear_probe_accuracy")) << ev.dump();
   EXPECT_FALSE(ev.contains("likelihood")) << "an AE has no likelihood";
   EXPECT_TRUE(fs::exists(dir / "cache")) << "the classifier was cached";
+  // classifier score: images made elsewhere, scored as `classifier baseline` scores the training images
+  {
+    TrainConfig c;
+    c.data_dir = path("data");
+    apply_model_defaults(c);
+    write_npy(path("train64.npy"), load_splits(c).train.images.slice(0, 0, 64));
+  }
+  auto s = run_cli("classifier score " + path("train64.npy") + " --data-dir " + path("data") + " -o " + path("score.json"));
+  ASSERT_EQ(s.code, 0) << s.output;
+  auto score = nlohmann::json::parse(read_file(path("score.json")));
+  s = run_cli("classifier baseline -n 64 --data-dir " + path("data"));
+  ASSERT_EQ(s.code, 0) << s.output;
+  const size_t fd_at = s.output.find("classifier_frechet_distance");
+  ASSERT_NE(fd_at, std::string::npos) << s.output;
+  const double baseline_fd = std::stod(s.output.substr(fd_at + 28));
+  EXPECT_NEAR(score["classifier_frechet_distance"].get<double>(), baseline_fd, 1e-4 + 1e-4 * baseline_fd) << s.output;
+  s = run_cli("classifier score " + path("r.png") + " --data-dir " + path("data"));
+  EXPECT_EQ(s.code, 1);
+  EXPECT_NE(s.output.find("r.png: not a NumPy .npy file"), std::string::npos) << s.output;
   EXPECT_NE(r.output.find("noisy_test_mse"), std::string::npos) << r.output;
   r = run_cli("eval " + path("ae") + " --parts likelihood");
   EXPECT_NE(r.code, 0);
@@ -459,6 +478,13 @@ TEST_F(Cli, ConditionalRunsSampleChosenClassesAndRefuseBadLabels) {
   ASSERT_EQ(r.code, 0) << r.output;
   r = run_cli("reconstruct " + path("cvae") + " -n 4 -o " + path("r.npy"));
   ASSERT_EQ(r.code, 0) << r.output;
+  // the conditional AAE the same way
+  r = run_cli("train --model aae --conditional " + common + " --out " + path("caae"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_file(path("caae/config.json")).find("\"classes\": 10"), std::string::npos);
+  r = run_cli("sample " + path("caae") + " --labels 0,9 --nrow 2 -o " + path("aae.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_file(path("aae.npy")).find("'shape': (4,1,28,28)"), std::string::npos);
   // refusals, before any output file is made
   r = run_cli("sample " + path("cvae") + " --label 11 -o " + path("bad.png"));
   EXPECT_EQ(r.code, 1);

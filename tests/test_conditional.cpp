@@ -5,6 +5,7 @@
 #include "common.h"
 #include "latentlab/classifier.h"
 #include "latentlab/eval.h"
+#include "latentlab/models/aae.h"
 #include "latentlab/models/gan.h"
 #include "latentlab/models/vae.h"
 #include "latentlab/weights.h"
@@ -19,7 +20,7 @@ class Conditional : public Seeded {
     c.set("conditional", true).set("classes", classes);
     if (model == "dcgan") c.set("ngf", 8).set("ndf", 8);
     if (model != "vae") c.latent = 16;
-    if (model == "gan") c.hidden = {32, 64};
+    if (model == "gan" || model == "aae") c.hidden = {32, 64};
     return c;
   }
   static Model build(TrainConfig c) { return ModelRegistry::create(c, ImageShape{1, 28, 28}); }
@@ -29,7 +30,7 @@ class Conditional : public Seeded {
 };
 
 TEST_F(Conditional, EveryConditionalModelReadsTheLabelsAndTrains) {
-  for (std::string model : {"vae", "gan", "dcgan"})
+  for (std::string model : {"vae", "aae", "gan", "dcgan"})
     for (std::string arch : {"mlp", "conv"}) {
       if ((model == "dcgan" && arch == "mlp") || (model == "gan" && arch == "conv")) continue;
       TrainConfig c = config(model);
@@ -93,6 +94,32 @@ TEST_F(Conditional, TheVaeEncodesAndScoresWithTheLabels) {
   EXPECT_TRUE(torch::allclose(lw, log_px + log_pz - log_qz, 1e-4, 1e-3));
   EXPECT_ERROR_WITH(m->reconstruct(b.images), "came without them");
   EXPECT_FALSE(m->has_encoder_jacobian());
+}
+
+// The conditional AAE: the class enters the encoder and the decoder; the code discriminator reads codes
+// only, so every class's codes are matched to the one prior.
+TEST_F(Conditional, TheAaeEncodesAndDecodesWithTheLabelsAndMatchesCodesToOnePrior) {
+  for (std::string arch : {"mlp", "conv"}) {
+    SCOPED_TRACE(arch);
+    TrainConfig c = config("aae");
+    c.arch = arch;
+    Model m = build(c);
+    auto& aae = dynamic_cast<AaeImpl&>(*m);
+    m->eval();
+    Batch b = batch(6);
+    EXPECT_EQ(m->code(b).sizes(), (std::vector<int64_t>{6, 16}));
+    Batch other(b.images, (b.labels + 1).remainder(10));
+    EXPECT_GT((m->code(b) - m->code(other)).abs().max().item<double>(), 1e-6);
+    // reconstruction decodes the code with the image's own class
+    auto y = class_vector(b.labels, 10, b.images.options());
+    EXPECT_TRUE(torch::allclose(m->reconstruct(b), torch::sigmoid(aae.codec.decode_logits(m->code(b), y)), 1e-5, 1e-6));
+    EXPECT_ERROR_WITH(m->reconstruct(b.images), "came without them");
+    // the discriminator's input is the code alone
+    auto first = aae.discriminator->parameters()[0];
+    EXPECT_EQ(first.size(1), 16);
+    auto prior = m->sample_prior(4, torch::kFloat32);
+    EXPECT_EQ(prior.sizes(), (std::vector<int64_t>{4, 16}));
+  }
 }
 
 TEST_F(Conditional, TheProjectionDiscriminatorAddsTheClassEmbeddingsInnerProduct) {

@@ -293,7 +293,12 @@ TEST_F(Distributed, CtrlCStopsEveryRankWithACheckpointThatResumesExactly) {
   for (int attempt = 0; attempt < 10 && interrupted < 2; ++attempt) {
     const std::string out = "cut" + std::to_string(attempt);
     pid_t pid = spawn_latentlab(train("vae", out, {"--nproc", "2", "--epochs", "3"}), {}, path("log"));
-    std::this_thread::sleep_for(std::chrono::milliseconds(500 + 200 * attempt));
+    // Ctrl-C once the job has started (rank 0 wrote the run's config), at a later moment each attempt: a
+    // fixed delay from the spawn lands before the start or after the end when the machine is busy.
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!fs::exists(dir / out / "config.json") && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120))
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
     ::kill(pid, SIGINT);
     int code = wait_status_within(pid, std::chrono::seconds(120));
     ASSERT_TRUE(code == 130 || code == 0) << code << "\n" << log();

@@ -330,6 +330,62 @@ TEST_F(GanLossTest, SettingsAreCheckedBeforeAnythingIsBuilt) {
   EXPECT_ERROR_WITH(check_settings_apply(TrainConfig().set("gan_loss", "hinge")), "--gan-loss does not apply to --model vae");
 }
 
+// --d-norm auto resolves, before config.json is written, to the normalisation each objective wants; a
+// critic without batch norm scores each image on its own, which WGAN-GP's per-image penalty assumes.
+TEST_F(GanLossTest, TheDiscriminatorsNormalisationFollowsTheObjective) {
+  auto resolved = [](const std::string& model, std::vector<std::pair<std::string, nlohmann::json>> set) {
+    TrainConfig c;
+    c.model = model;
+    for (auto& [k, v] : set) c.set_json(k, v);
+    apply_model_defaults(c);
+    validate(c);
+    return c;
+  };
+  EXPECT_EQ(resolved("dcgan", {}).get<std::string>("d_norm"), "batch");
+  EXPECT_EQ(resolved("dcgan", {{"gan_loss", "hinge"}}).get<std::string>("d_norm"), "batch");
+  EXPECT_EQ(resolved("dcgan", {{"gan_loss", "wgan-gp"}}).get<std::string>("d_norm"), "layer");
+  EXPECT_EQ(resolved("dcgan", {{"spectral_norm", true}}).get<std::string>("d_norm"), "none");
+  EXPECT_EQ(resolved("dcgan", {{"gan_loss", "wgan-gp"}, {"d_norm", "batch"}}).get<std::string>("d_norm"), "batch");
+  EXPECT_EQ(resolved("gan", {}).get<std::string>("d_norm"), "none");
+  EXPECT_EQ(to_json(resolved("dcgan", {{"gan_loss", "wgan-gp"}}))["d_norm"], "layer") << "config.json records what ran";
+  // an MLP D has nothing to normalise; other models have no D
+  auto mlp = resolved("gan", {{"d_norm", "layer"}});
+  EXPECT_ERROR_WITH(ModelRegistry::create(mlp, {1, 28, 28}), "--d-norm layer: the MLP discriminator has no normalisation layers");
+  TrainConfig group;
+  group.model = "dcgan";
+  EXPECT_ERROR_WITH(validate(group.set("d_norm", "group")), "--d-norm group: choose auto, batch, layer or none");
+  EXPECT_ERROR_WITH(check_settings_apply(TrainConfig().set("d_norm", "none")), "--d-norm does not apply to --model vae");
+
+  auto x = torch::rand({4, 1, 28, 28}) * 2 - 1;
+  for (std::string norm : {"batch", "layer", "none"}) {
+    SCOPED_TRACE(norm);
+    auto d = dcgan_discriminator(1, 28, 8, norm);
+    int64_t batch_norms = 0, layer_norms = 0;
+    for (auto& m : d->modules(false)) {
+      batch_norms += m->as<torch::nn::BatchNorm2d>() != nullptr;
+      layer_norms += m->as<torch::nn::GroupNorm>() != nullptr;
+    }
+    EXPECT_EQ(batch_norms, norm == "batch" ? 2 : 0);
+    EXPECT_EQ(layer_norms, norm == "layer" ? 2 : 0);
+    d->train();
+    const double coupling = (d->forward(x).slice(0, 0, 1) - d->forward(x.slice(0, 0, 1))).abs().max().item<double>();
+    if (norm == "batch")
+      EXPECT_GT(coupling, 1e-4) << "in training, batch norm makes an image's score depend on the others";
+    else
+      EXPECT_LT(coupling, 1e-5) << "an image's score is its own";
+  }
+  // the layer-normalised critic trains: every weight of the d phase moves
+  TrainConfig c = resolved("dcgan", {{"gan_loss", "wgan-gp"}, {"ngf", 8}, {"ndf", 8}});
+  Model m = ModelRegistry::create(c, {1, 28, 28});
+  auto params = m->phases()[0].parameters;
+  std::vector<torch::Tensor> before;
+  for (auto& t : params) before.push_back(t.detach().clone());
+  torch::optim::Adam opt(params, torch::optim::AdamOptions(1e-2));
+  m->losses_and_gradients(0, Batch(torch::rand({8, 1, 28, 28})));
+  opt.step();
+  for (size_t i = 0; i < params.size(); ++i) EXPECT_FALSE(torch::equal(before[i], params[i].detach())) << i;
+}
+
 TEST_F(GanLossTest, AResumedWganGpRunEndsWithTheUninterruptedOnesWeights) {
   write_tiny_mnist(dir / "data", 128, 32);
   TrainConfig c = tiny_dcgan(dir / "data");

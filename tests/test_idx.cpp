@@ -1,6 +1,6 @@
 // The IDX reader and dataset loading: every error case, plain and gzip.
 #include "common.h"
-#include "test_paths.h"
+#include "paths.h"
 #include "latentlab/data.h"
 
 namespace latentlab::test {

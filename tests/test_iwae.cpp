@@ -5,7 +5,7 @@
 #include "common.h"
 #include "latentlab/data.h"
 #include "latentlab/models/vae.h"
-#include "test_paths.h"
+#include "paths.h"
 
 namespace latentlab::test {
 

@@ -11,7 +11,7 @@
 #include "latentlab/safetensors.h"
 #include "latentlab/train.h"
 #include "latentlab/weights.h"
-#include "test_paths.h"
+#include "paths.h"
 
 namespace latentlab::test {
 
@@ -217,12 +217,12 @@ TEST_F(TrainerTest, NewerFormatsAndOtherFilesAreRefusedWithWhatWasExpected) {
   atomic_write(path("missing"), w.bytes());
   EXPECT_ERROR_WITH(load_model_file(path("missing")), "holds no tensor '" + dropped + "'");
   // found by fuzzing: a file on which LibTorch 1.13's own archive reader crashes (SEGV)
-  EXPECT_ERROR_WITH(load_model_file(LATENTLAB_SOURCE_DIR "/fuzz/corpus/model/libtorch-reader-segv"),
+  EXPECT_ERROR_WITH(load_model_file(LATENTLAB_SOURCE_DIR + "/fuzz/corpus/model/libtorch-reader-segv"),
                     kMalformedArchiveMessage);
   // found by fuzzing: a mutated storage size made LibTorch's reader allocate 4 GB for a 62 KB file.
   // Under AddressSanitizer the capped allocation aborts the probing child instead (operator new cannot
   // return null there), which is refused as a crash: either way an error, never this process's crash.
-  EXPECT_ERROR_WITH(load_model_file(LATENTLAB_SOURCE_DIR "/fuzz/corpus/model/storage-asks-for-4gb"),
+  EXPECT_ERROR_WITH(load_model_file(LATENTLAB_SOURCE_DIR + "/fuzz/corpus/model/storage-asks-for-4gb"),
                     kUnderAsan ? "LibTorch's archive reader crashed on it"
                                : "it asks for more memory than a file of 62478 bytes can hold");
   fs::create_directories(dir / "not-a-run");
@@ -262,10 +262,9 @@ class LabelledImpl : public ModelImpl {
   }
   LossTerms eval_losses(const Batch& batch) override { return losses(0, batch); }
   int64_t latent_dim() const override { return 2; }
-  torch::Tensor decode(const torch::Tensor& z) override { return torch::zeros({z.size(0), 1, 28, 28}); }
-  torch::Tensor decode_for(const torch::Tensor& z, const torch::Tensor& labels) override {
-    EXPECT_EQ(labels.size(0), z.size(0));
-    return decode(z);
+  torch::Tensor decode_classes(const torch::Tensor& z, const torch::Tensor& y) override {
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{z.size(0), 10}));
+    return torch::zeros({z.size(0), 1, 28, 28});
   }
   void check(const Batch& batch) {
     ASSERT_TRUE(batch.labels.defined());

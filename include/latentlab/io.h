@@ -35,6 +35,17 @@ void write_reconstruction_grid(const std::string& path, const torch::Tensor& x, 
 /// Writes a tensor as a NumPy .npy file (float32, int64 or uint8; C order), atomically.
 void write_npy(const std::string& path, const torch::Tensor& t);
 
+/// Reads a NumPy .npy file (format 1.0-3.0; float32, float64, uint8 or int64, little-endian, C order,
+/// as numpy.save writes them) into a CPU tensor of its dtype and shape. Throws latentlab::Error naming
+/// `path` and the fault for anything else: a missing or truncated file, another dtype, Fortran order.
+torch::Tensor read_npy(const std::string& path);
+
+/// Images made elsewhere (a PyTorch generator's samples) from a .npy file, as float32 [n, C, H, W] in
+/// [0, 1]: float arrays must hold values in [0, 1], uint8 arrays are divided by 255, and [n, H, W] is
+/// read as one channel. Throws latentlab::Error naming `path` unless the images are channels x height x
+/// width (the dataset's) and at least `min_images` of them.
+torch::Tensor read_images_npy(const std::string& path, int64_t channels, int64_t height, int64_t width, int64_t min_images = 1);
+
 /// Writes images either as a PNG grid or, when `path` ends in .npy, as a float32 array [n, C, H, W].
 void write_images(const std::string& path, const torch::Tensor& images, int64_t nrow = 8);
 

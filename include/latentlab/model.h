@@ -69,20 +69,22 @@ class ModelImpl : public torch::nn::Module {
   /// Losses reported on the test set; `loss` is what test_loss means for this model.
   virtual LossTerms eval_losses(const Batch& batch) = 0;
   /// Whether the model is conditioned on class labels: the trainer then passes each batch's labels,
-  /// and decode_for() generates for given classes.
-  virtual bool uses_labels() const { return false; }
+  /// and decode_for() generates for given classes. Default: classes() > 0.
+  virtual bool uses_labels() const { return classes() > 0; }
   /// Number of classes a model that uses labels generates for. Default: 0.
   virtual int64_t classes() const { return 0; }
   /// Size of the code a generator draws from.
   virtual int64_t latent_dim() const = 0;
   /// Draws n codes from the prior.
   virtual torch::Tensor sample_prior(int64_t n, const torch::TensorOptions& opts) const;
-  /// Decodes codes to images in [0, 1].
-  virtual torch::Tensor decode(const torch::Tensor& z) = 0;
-  /// Decodes codes to images of the classes `labels` (int64 [b]) for a model that uses labels. The
-  /// default, for models that do not, decodes z when labels is undefined and throws latentlab::Error
-  /// naming the model otherwise.
-  virtual torch::Tensor decode_for(const torch::Tensor& z, const torch::Tensor& labels);
+  /// Decodes codes to images in [0, 1]. A model that uses labels decodes image i as class i mod
+  /// classes() (default_labels). The default calls decode_classes(); a model overrides one of the two.
+  virtual torch::Tensor decode(const torch::Tensor& z);
+  /// Decodes codes to images of the classes `labels` (int64 [b], or class mixtures [b, classes()]):
+  /// decode_classes() with their class vectors, after checking each label. A model that does not use
+  /// labels decodes z when labels is undefined and throws latentlab::Error naming the model otherwise;
+  /// one that does refuses undefined labels.
+  torch::Tensor decode_for(const torch::Tensor& z, const torch::Tensor& labels);
   /// The labels a conditional model's decode(z) uses when none are given: image i gets class i mod
   /// classes(), so a batch of codes covers every class in turn.
   torch::Tensor default_labels(int64_t n, const torch::Device& device) const;
@@ -109,6 +111,14 @@ class ModelImpl : public torch::nn::Module {
   virtual bool has_critic() const { return false; }
   /// The critic's score per image (higher: more real) for images in [0, 1]; models without one throw.
   virtual torch::Tensor critic_score(const torch::Tensor& x);
+
+ protected:
+  /// Images in [0, 1] of codes z for the class vectors y ([b, classes()], class_vector()); y is
+  /// undefined for a model that does not use labels. What decode() and decode_for() call by default.
+  virtual torch::Tensor decode_classes(const torch::Tensor& z, const torch::Tensor& y);
+  /// The class vectors of a batch for a model that uses labels (refusing a batch without them: `what`
+  /// names the operation in the error); undefined for one that does not.
+  torch::Tensor classes_of(const Batch& b, const std::string& what) const;
 };
 using Model = std::shared_ptr<ModelImpl>;
 
@@ -128,13 +138,19 @@ struct ModelEntry {
   std::vector<Setting> settings = {};
   /// Checks that span several settings (each row checks itself), run before anything is created.
   std::function<void(const TrainConfig&)> check = nullptr;
+  /// Turns the model's settings whose default depends on others ("auto") into concrete values, after
+  /// the defaults are filled in and before they are checked, so that config.json records what ran.
+  std::function<void(TrainConfig&)> resolve = nullptr;
 };
 
-/// The settings of a model that can be conditioned on class labels (vae, gan, dcgan declare them in
-/// their entries): --conditional and --classes.
+/// The settings of a model that can be conditioned on class labels (vae, aae, gan, dcgan declare them
+/// in their entries): --conditional and --classes.
 std::vector<Setting> conditional_settings();
 /// Whether c's model is conditioned on labels (declares --conditional and has it on).
 bool is_conditional(const TrainConfig& c);
+/// The number of classes a factory builds c's model for: 0 when it is not conditional, else --classes
+/// (refusing 0, which resolve_classes() replaces by the data's before a run's model is built).
+int64_t conditional_classes(const TrainConfig& c);
 /// Before a conditional run's model is built: sets --classes, where it is 0, to `data_classes`, the
 /// number of classes in the data (`dataset` names it in errors), and refuses data with fewer than two
 /// classes or a --classes below the data's. Does nothing for a model that is not conditional.

@@ -133,11 +133,12 @@ namespace latentlab {
 
 /// The DCGAN networks of the seeds. Generator: z [b, nz] (or [b, nz, 1, 1]) -> transposed
 /// convolutions with batch norm and ReLU -> `channels` maps of size x size, before the tanh.
-/// Discriminator: convolutions with LeakyReLU 0.2 (batch norm after the first) -> one logit per
+/// Discriminator: convolutions with LeakyReLU 0.2 (`norm` after each but the first: "batch" norm, as
+/// the seeds; "layer" norm over each image's C, H, W, GroupNorm(1, C); or "none") -> one logit per
 /// image, [b]. Sizes: 96 (the seed's NetG/NetD: 4-1-0, three 4-2-1, then 5-3-1), 64, 32 and 28
 /// (the LibTorch cpp/dcgan example). Other sizes throw latentlab::Error.
 torch::nn::Sequential dcgan_generator(int64_t nz, int64_t channels, int64_t size, int64_t ngf);
-torch::nn::Sequential dcgan_discriminator(int64_t channels, int64_t size, int64_t ndf);
+torch::nn::Sequential dcgan_discriminator(int64_t channels, int64_t size, int64_t ndf, const std::string& norm = "batch");
 /// Re-initialises every layer of `m` (in the order of m.named_modules()) by `scheme`:
 /// "default": PyTorch's own (weights kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(fan_in),
 /// 1/sqrt(fan_in)), biases U of the same bound; batch-norm scale 1, shift 0);

@@ -89,7 +89,7 @@ void link_builtin_datasets() {
                               if (const char* env = std::getenv("LATENTLAB_DATA")) return (fs::path(env) / info.name).string();
                               if (!info.system_dir.empty()) return info.system_dir;
                               if (fs::exists(fs::path("data") / info.name)) return (fs::path("data") / info.name).string();
-                              return (fs::path(LATENTLAB_DEFAULT_DATA_ROOT) / info.name).string();
+                              return (fs::path(default_data_root()) / info.name).string();
                             },
                             [name = info.name](const TrainConfig&, const std::string& dir, std::FILE*) {
                               Splits s;

@@ -23,8 +23,10 @@ AaeImpl::AaeImpl(AaeOptions opts)
       codec(*this, CodecOptions(options.shape(), options.latent(), options.latent())
                        .arch(options.arch())
                        .hidden(options.hidden())
-                       .activation(options.activation())) {
+                       .activation(options.activation())
+                       .classes(options.classes())) {
   TORCH_CHECK(options.latent() > 0, "AAE: the code size must be positive");
+  TORCH_CHECK(options.classes() >= 0, "AAE: the number of classes must be non-negative");
   require(options.prior() == "gaussian" || options.prior() == "mixture", "--prior " + options.prior() + ": choose gaussian or mixture");
   require(options.loss() == "bce" || options.loss() == "mse", "--loss " + options.loss() + ": choose bce or mse");
   discriminator = register_module(
@@ -47,36 +49,32 @@ std::vector<Phase> AaeImpl::phases() {
   return {{"recon", codec_params, 1}, {"disc", discriminator->parameters(), 1}, {"gen", encoder_params, 1}};
 }
 
-torch::Tensor AaeImpl::recon_per_image(const torch::Tensor& x) {
-  auto logits = codec.decode_logits(code(x));
-  return options.loss() == "bce" ? bce_with_logits_per_image(logits, x) : sse_per_image(torch::sigmoid(logits), x);
+torch::Tensor AaeImpl::recon_per_image(const Batch& b, const torch::Tensor& z) {
+  auto logits = codec.decode_logits(z, classes_of(b, "training"));
+  return options.loss() == "bce" ? bce_with_logits_per_image(logits, b.images) : sse_per_image(torch::sigmoid(logits), b.images);
 }
 
 LossTerms AaeImpl::losses(size_t phase, const Batch& batch) {
   const torch::Tensor& x = batch.images;
-  if (phase == 0) {
-    auto r = recon_per_image(x).mean();
-    return {r, {}};
-  }
+  if (phase == 0) return {recon_per_image(batch, code(batch)).mean(), {}};
   if (phase == 1) {
     auto real = discriminator->forward(sample_prior(x.size(0), x.options()));
     torch::Tensor codes;
     {
       torch::NoGradGuard g;
-      codes = code(x);
+      codes = code(batch);
     }
     auto fake = discriminator->forward(codes);
     return {torch::softplus(-real).mean() + torch::softplus(fake).mean(), {}};
   }
-  return {torch::softplus(-discriminator->forward(code(x))).mean(), {}};
+  return {torch::softplus(-discriminator->forward(code(batch))).mean(), {}};
 }
 
 LossTerms AaeImpl::eval_losses(const Batch& batch) {
   const torch::Tensor& x = batch.images;
-  auto z = code(x);
-  auto logits = codec.decode_logits(z);
-  auto r = options.loss() == "bce" ? bce_with_logits_per_image(logits, x) : sse_per_image(torch::sigmoid(logits), x);
-  auto mse = sse_per_image(torch::sigmoid(logits), x).mean() / static_cast<double>(options.shape().pixels());
+  auto z = code(batch);
+  auto r = recon_per_image(batch, z);
+  auto mse = sse_per_image(reconstruct(batch), x).mean() / static_cast<double>(options.shape().pixels());
   auto real = discriminator->forward(sample_prior(x.size(0), x.options()));
   auto fake = discriminator->forward(z);
   auto disc = torch::softplus(-real).mean() + torch::softplus(fake).mean(), gen = torch::softplus(-fake).mean();
@@ -93,6 +91,7 @@ void register_aae() {
   e.reads = {"arch", "hidden", "activation", "loss"};
   e.settings = {{"prior", "the prior the codes are matched to: gaussian N(0, I) | mixture (10 Gaussians on a circle in the "
                           "first two dimensions)", {}, d.prior(), nullptr, {"gaussian", "mixture"}}};
+  for (auto& s : conditional_settings()) e.settings.push_back(std::move(s));
   e.factory = [](const TrainConfig& c, const ImageShape& shape) -> Model {
     return std::make_shared<AaeImpl>(AaeOptions(shape)
                                          .latent(c.latent)
@@ -100,7 +99,8 @@ void register_aae() {
                                          .hidden(c.hidden)
                                          .activation(c.activation)
                                          .loss(c.loss)
-                                         .prior(c.get<std::string>("prior")));
+                                         .prior(c.get<std::string>("prior"))
+                                         .classes(conditional_classes(c)));
   };
   ModelRegistry::add(std::move(e));
 }

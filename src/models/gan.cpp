@@ -30,7 +30,7 @@ GanImpl::GanImpl(GanOptions opts, std::string kind) : options(std::move(opts)), 
     require(s.height == s.width, "--arch conv (DCGAN) needs square images; these are " + std::to_string(s.height) + "x" +
                                      std::to_string(s.width));
     generator = register_module("generator", dcgan_generator(options.nz() + k, s.channels, s.height, options.ngf()));
-    discriminator = register_module("discriminator", dcgan_discriminator(s.channels, s.height, options.ndf()));
+    discriminator = register_module("discriminator", dcgan_discriminator(s.channels, s.height, options.ndf(), options.d_norm()));
     if (k > 0) {  // the features the last convolution reads: the input channels of D's second-to-last module
       auto last = discriminator->ptr(discriminator->size() - 2)->as<torch::nn::Conv2d>();
       TORCH_CHECK(last, "GAN: the DCGAN discriminator's last layer is not a convolution");
@@ -38,6 +38,8 @@ GanImpl::GanImpl(GanOptions opts, std::string kind) : options(std::move(opts)), 
     }
   } else {
     require(options.arch() == "mlp", "--arch " + options.arch() + ": choose mlp or conv");
+    require(options.d_norm() == "none", "--d-norm " + options.d_norm() + ": the MLP discriminator has no normalisation "
+                                        "layers; --d-norm applies to the DCGAN networks (--arch conv)");
     std::vector<int64_t> rev(options.hidden().rbegin(), options.hidden().rend());
     auto mo = [](int64_t in, std::vector<int64_t> h, int64_t out) { return MlpOptions(in, std::move(h), out).activation("leaky_relu"); };
     generator = register_module("generator", torch::nn::Sequential(Mlp(mo(options.nz() + k, options.hidden(), s.pixels())), Unflatten(s)));
@@ -81,15 +83,8 @@ torch::Tensor GanImpl::discriminate(const torch::Tensor& x, const torch::Tensor&
   return logit + (projection->forward(y) * h.sum({2, 3})).sum(1);
 }
 
-torch::Tensor GanImpl::decode(const torch::Tensor& z) {
-  if (options.classes() == 0) return generate(z).add(1.0).mul_(0.5);
-  return decode_for(z, default_labels(z.size(0), z.device()));
-}
-
-torch::Tensor GanImpl::decode_for(const torch::Tensor& z, const torch::Tensor& labels) {
-  if (options.classes() == 0) return ModelImpl::decode_for(z, labels);
-  require(labels.defined(), "model " + kind_ + " is conditioned on labels; give the classes to generate (--label/--labels)");
-  return generate(z, class_vector(labels, options.classes(), z.options(), true)).add(1.0).mul_(0.5);
+torch::Tensor GanImpl::decode_classes(const torch::Tensor& z, const torch::Tensor& y) {
+  return generate(z, y).add(1.0).mul_(0.5);
 }
 
 torch::Tensor GanImpl::critic_score(const torch::Tensor& x) {
@@ -173,8 +168,6 @@ LossTerms GanImpl::eval_losses(const Batch& batch) {
 namespace {
 Model make_gan(const TrainConfig& c, const ImageShape& shape, const std::string& kind) {
   require(kind != "dcgan" || c.arch == "conv", "--model dcgan has convolutional networks; use --model gan for --arch mlp");
-  require(!c.get<bool>("conditional") || c.get<int64_t>("classes") > 0,
-          "--conditional: the number of classes is not known (training takes it from the data; pass --classes N)");
   return std::make_shared<GanImpl>(GanOptions(shape)
                                        .nz(c.latent)
                                        .arch(c.arch)
@@ -189,7 +182,8 @@ Model make_gan(const TrainConfig& c, const ImageShape& shape, const std::string&
                                        .loss(c.get<std::string>("gan_loss"))
                                        .gp_weight(c.get<double>("gp_weight"))
                                        .spectral_norm(c.get<bool>("spectral_norm"))
-                                       .classes(c.get<bool>("conditional") ? c.get<int64_t>("classes") : 0),
+                                       .d_norm(c.get<std::string>("d_norm"))
+                                       .classes(conditional_classes(c)),
                                    kind);
 }
 
@@ -222,6 +216,9 @@ std::vector<Setting> gan_settings() {
        in_range("gp_weight", 0, 1e6, "a non-negative weight")},
       {"spectral_norm", "spectral normalisation of the discriminator's layers (Miyato et al. 2018): each weight divided by "
                         "its largest singular value, estimated by one power iteration per forward pass", {}, d.spectral_norm()},
+      {"d_norm", "normalisation between the DCGAN discriminator's convolutions: auto (batch; layer with --gan-loss "
+                 "wgan-gp, whose gradient penalty is per image; none with --spectral-norm or an MLP D) | batch | layer | none",
+       {}, "auto", nullptr, {"auto", "batch", "layer", "none"}},
       {"g_fresh_noise", "the generator's step draws new codes (as the anime seed) instead of reusing the fakes of the "
                         "discriminator's step on the same batch", {}, d.fresh_noise()},
   };
@@ -243,6 +240,11 @@ void register_gan() {
   gan.check = [](const TrainConfig& c) {
     require(c.get<std::string>("gan_loss") == "wgan-gp" || c.get<double>("gp_weight") == GanOptions(ImageShape{}).gp_weight(),
             "--gp-weight applies to --gan-loss wgan-gp (this run's objective is " + c.get<std::string>("gan_loss") + ")");
+  };
+  gan.resolve = [](TrainConfig& c) {
+    if (c.get<std::string>("d_norm") != "auto") return;
+    const bool none = c.arch == "mlp" || c.get<bool>("spectral_norm");
+    c.set("d_norm", std::string(none ? "none" : c.get<std::string>("gan_loss") == "wgan-gp" ? "layer" : "batch"));
   };
   ModelEntry dcgan = gan;
   dcgan.name = "dcgan";

@@ -24,9 +24,25 @@ LossTerms ModelImpl::losses_and_gradients(size_t phase, const Batch& batch) {
   return l;
 }
 
+torch::Tensor ModelImpl::decode(const torch::Tensor& z) {
+  return uses_labels() ? decode_for(z, default_labels(z.size(0), z.device())) : decode_classes(z, {});
+}
+
 torch::Tensor ModelImpl::decode_for(const torch::Tensor& z, const torch::Tensor& labels) {
-  require(!labels.defined(), "model " + kind() + " is not conditioned on labels (train it with --conditional); generate without --label/--labels");
-  return decode(z);
+  if (!uses_labels()) {
+    require(!labels.defined(), "model " + kind() + " is not conditioned on labels (train it with --conditional); generate without --label/--labels");
+    return decode(z);
+  }
+  require(labels.defined(), "model " + kind() + " is conditioned on labels; give the classes to generate (--label/--labels)");
+  return decode_classes(z, class_vector(labels, classes(), z.options(), true));
+}
+
+torch::Tensor ModelImpl::decode_classes(const torch::Tensor&, const torch::Tensor&) {
+  throw Error("model " + kind() + " cannot decode codes");
+}
+
+torch::Tensor ModelImpl::classes_of(const Batch& b, const std::string& what) const {
+  return uses_labels() ? batch_classes(b, classes(), kind() + " " + what) : torch::Tensor();
 }
 
 torch::Tensor ModelImpl::default_labels(int64_t n, const torch::Device& device) const {
@@ -51,6 +67,13 @@ bool is_conditional(const TrainConfig& c) {
   for (const auto& s : ModelRegistry::entry(c.model).settings)
     if (s.key == "conditional") return c.get<bool>("conditional");
   return false;
+}
+
+int64_t conditional_classes(const TrainConfig& c) {
+  if (!is_conditional(c)) return 0;
+  require(c.get<int64_t>("classes") > 0,
+          "--conditional: the number of classes is not known (training takes it from the data; pass --classes N)");
+  return c.get<int64_t>("classes");
 }
 
 void resolve_classes(TrainConfig& c, int64_t data_classes, const std::string& dataset) {

@@ -65,15 +65,8 @@ std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x, 
   return split(codec.encode(model_input(x), y));
 }
 
-torch::Tensor VaeImpl::decode(const torch::Tensor& z) {
-  if (options.classes() == 0) return images_from_logits(decode_logits(z));
-  return decode_for(z, default_labels(z.size(0), z.device()));
-}
-
-torch::Tensor VaeImpl::decode_for(const torch::Tensor& z, const torch::Tensor& labels) {
-  if (options.classes() == 0) return ModelImpl::decode_for(z, labels);
-  require(labels.defined(), "model vae is conditioned on labels; give the classes to generate (--label/--labels)");
-  return images_from_logits(decode_logits(z, class_vector(labels, options.classes(), z.options(), true)));
+torch::Tensor VaeImpl::decode_classes(const torch::Tensor& z, const torch::Tensor& y) {
+  return images_from_logits(decode_logits(z, y));
 }
 
 torch::Tensor VaeImpl::reconstruct(const Batch& b) {
@@ -207,7 +200,7 @@ VaeOptions vae_options(const TrainConfig& c, const ImageShape& shape) {
       .output(c.get<std::string>("output"))
       .reduction(c.loss_reduction)
       .iw_k(c.get<int64_t>("iw_k"))
-      .classes(c.get<bool>("conditional") ? c.get<int64_t>("classes") : 0)
+      .classes(is_conditional(c) ? c.get<int64_t>("classes") : 0)
       .regularizers(Regularizers(c));
 }
 }  // namespace
@@ -243,9 +236,7 @@ void register_vae() {
     check_vae_options(vae_options(filled, ImageShape{}));
   };
   e.factory = [](const TrainConfig& c, const ImageShape& shape) -> Model {
-    require(!c.get<bool>("conditional") || c.get<int64_t>("classes") > 0,
-            "--conditional: the number of classes is not known (training takes it from the data; pass --classes N)");
-    return std::make_shared<VaeImpl>(vae_options(c, shape));
+    return std::make_shared<VaeImpl>(vae_options(c, shape).classes(conditional_classes(c)));
   };
   ModelRegistry::add(std::move(e));
 }

@@ -76,8 +76,9 @@ torch::nn::Sequential dcgan_generator(int64_t nz, int64_t channels, int64_t size
   return seq;
 }
 
-torch::nn::Sequential dcgan_discriminator(int64_t channels, int64_t size, int64_t ndf) {
+torch::nn::Sequential dcgan_discriminator(int64_t channels, int64_t size, int64_t ndf, const std::string& norm) {
   namespace nn = torch::nn;
+  TORCH_CHECK(norm == "batch" || norm == "layer" || norm == "none", "DCGAN discriminator: unknown normalisation ", norm);
   const Spec& s = spec(size);
   nn::Sequential seq;
   int64_t in = channels;
@@ -86,7 +87,8 @@ torch::nn::Sequential dcgan_discriminator(int64_t channels, int64_t size, int64_
     int64_t out = l.mult ? l.mult * ndf : 1;
     seq->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, l.kernel).stride(l.stride).padding(l.padding).bias(false)));
     if (l.mult) {
-      if (i > 0) seq->push_back(nn::BatchNorm2d(out));
+      if (i > 0 && norm == "batch") seq->push_back(nn::BatchNorm2d(out));
+      if (i > 0 && norm == "layer") seq->push_back(nn::GroupNorm(nn::GroupNormOptions(1, out)));  // over C, H, W
       seq->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2).inplace(true)));
     }
     in = out;

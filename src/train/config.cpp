@@ -466,6 +466,7 @@ void apply_model_defaults(TrainConfig& c) {
   // The model's own settings are written out, so that a saved config.json is always concrete.
   for (const auto& s : e.settings)
     if (!c.model_settings.contains(s.key)) c.model_settings[s.key] = s.value;
+  if (e.resolve) e.resolve(c);
 }
 
 void validate(const TrainConfig& c) {

@@ -103,6 +103,101 @@ void write_npy(const std::string& path, const torch::Tensor& t_in) {
   atomic_write(path, bytes);
 }
 
+namespace {
+// The value of `key` in a .npy header, a Python dict literal: a tuple "(...)" whole, anything else up to
+// the next comma or the closing brace, without surrounding spaces.
+std::string npy_field(const std::string& header, const std::string& key, const std::string& path) {
+  const std::string tag = "'" + key + "':";
+  const size_t at = header.find(tag);
+  require(at != std::string::npos, path + ": not a NumPy .npy file this reader knows: its header has no '" + key + "'");
+  const size_t start = header.find_first_not_of(' ', at + tag.size());
+  if (start == std::string::npos) return "";
+  const size_t end = header[start] == '(' ? header.find(')', start) : header.find_first_of(",}", start);
+  if (end == std::string::npos) return header.substr(start);
+  std::string v = header.substr(start, end - start + (header[start] == '(' ? 1 : 0));
+  return v.substr(0, v.find_last_not_of(' ') + 1);
+}
+}  // namespace
+
+torch::Tensor read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  require(in.good(), path + ": cannot open the file");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  require(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0, path + ": not a NumPy .npy file (it does not start with \\x93NUMPY)");
+  const int major = static_cast<unsigned char>(bytes[6]);
+  require(major >= 1 && major <= 3, path + ": .npy format version " + std::to_string(major) + " is not one this reader knows (1 to 3)");
+  size_t header_len = 0, offset = 10;
+  if (major == 1) {
+    header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+  } else {
+    require(bytes.size() >= 12, path + ": the .npy file is truncated in its header");
+    for (int b = 3; b >= 0; --b) header_len = (header_len << 8) | static_cast<unsigned char>(bytes[8 + b]);
+    offset = 12;
+  }
+  require(header_len <= bytes.size() - offset, path + ": the .npy file is truncated in its header");
+  const std::string header = bytes.substr(offset, header_len);
+  offset += header_len;
+  const std::string descr = npy_field(header, "descr", path);
+  torch::ScalarType type;
+  if (descr == "'<f4'")
+    type = torch::kFloat32;
+  else if (descr == "'<f8'")
+    type = torch::kFloat64;
+  else if (descr == "'|u1'")
+    type = torch::kUInt8;
+  else if (descr == "'<i8'")
+    type = torch::kInt64;
+  else
+    throw Error(path + ": .npy dtype " + descr + " is not supported; save the array as float32, float64, uint8 or int64");
+  require(npy_field(header, "fortran_order", path) == "False",
+          path + ": the array is stored in Fortran order; save it with numpy.ascontiguousarray first");
+  const std::string shape = npy_field(header, "shape", path);
+  require(shape.size() >= 2 && shape.front() == '(' && shape.back() == ')', path + ": the .npy shape " + shape + " is not a tuple");
+  std::vector<int64_t> sizes;
+  int64_t numel = 1;
+  std::stringstream dims(shape.substr(1, shape.size() - 2));
+  for (std::string d; std::getline(dims, d, ',');) {
+    const size_t first = d.find_first_not_of(" "), last = d.find_last_not_of(" ");
+    if (first == std::string::npos) continue;
+    d = d.substr(first, last - first + 1);
+    require(!d.empty() && d.size() <= 12 && d.find_first_not_of("0123456789") == std::string::npos,
+            path + ": the .npy shape " + shape + " is not a tuple of sizes");
+    sizes.push_back(std::stoll(d));
+    require(sizes.back() == 0 || numel <= (int64_t(1) << 40) / sizes.back(), path + ": the .npy shape " + shape + " is too large");
+    numel *= sizes.back();
+  }
+  const size_t want = static_cast<size_t>(numel) * c10::elementSize(type);
+  require(bytes.size() - offset == want, path + ": the .npy file holds " + std::to_string(bytes.size() - offset) +
+                                            " bytes of data where its shape " + shape + " needs " + std::to_string(want) +
+                                            " (truncated or not written by numpy.save)");
+  auto t = torch::empty(sizes, torch::TensorOptions(type));
+  if (want > 0) std::memcpy(t.data_ptr(), bytes.data() + offset, want);
+  return t;
+}
+
+torch::Tensor read_images_npy(const std::string& path, int64_t channels, int64_t height, int64_t width, int64_t min_images) {
+  auto t = read_npy(path);
+  if (t.dim() == 3 && channels == 1) t = t.unsqueeze(1);
+  auto dims = [](const std::vector<int64_t>& v) {
+    std::string s;
+    for (auto d : v) s += (s.empty() ? "" : "x") + std::to_string(d);
+    return s;
+  };
+  require(t.dim() == 4 && t.size(1) == channels && t.size(2) == height && t.size(3) == width,
+          path + ": holds an array of shape " + dims(t.sizes().vec()) + "; expected images n x " +
+              dims({channels, height, width}) + " (the dataset's)" + (channels == 1 ? " or n x " + dims({height, width}) : ""));
+  require(t.size(0) >= min_images, path + ": holds " + std::to_string(t.size(0)) + " images; at least " +
+                                       std::to_string(min_images) + " are needed");
+  require(t.scalar_type() != torch::kInt64, path + ": holds int64 values; images are float in [0, 1] or uint8");
+  if (t.scalar_type() == torch::kUInt8) return t.to(torch::kFloat32).div_(255.0);
+  t = t.to(torch::kFloat32);
+  const double lo = t.min().item<double>(), hi = t.max().item<double>();
+  require(std::isfinite(lo) && std::isfinite(hi) && lo >= 0 && hi <= 1,
+          path + ": values run from " + std::to_string(lo) + " to " + std::to_string(hi) +
+              "; images must be in [0, 1] (map a tanh generator's [-1, 1] output with (x + 1) / 2)");
+  return t;
+}
+
 void check_image_output(const std::string& path) {
   auto ext = std::filesystem::path(path).extension().string();
   if (ext != ".npy" && ext != ".png")

@@ -113,7 +113,7 @@ std::string chart_js_source(const std::string& path, const std::string& who) {
   if (file.empty()) {
     if (const char* p = std::getenv("LATENTLAB_CHART_JS")) file = p;
     else if (!embedded_chart_js().empty()) return std::string(embedded_chart_js());
-    else file = (fs::path(LATENTLAB_DEFAULT_DATA_ROOT) / "web" / "chart.umd.js").string();
+    else file = (fs::path(default_data_root()) / "web" / "chart.umd.js").string();
   }
   std::error_code ec;
   require(fs::is_regular_file(file, ec), who + ": Chart.js not found at " + file +

@@ -100,6 +100,7 @@ void add_eval(CLI::App& app) {
 }
 
 void add_classifier_baseline(CLI::App& top);
+void add_classifier_score(CLI::App& top);
 
 void add_classifier(CLI::App& app) {
   struct Args {
@@ -111,6 +112,7 @@ void add_classifier(CLI::App& app) {
   auto* top = app.add_subcommand("classifier", "the evaluation classifier of a dataset");
   top->require_subcommand(1);
   add_classifier_baseline(*top);
+  add_classifier_score(*top);
   auto* cmd = top->add_subcommand("train", "train (or retrain with --force) and cache it; prints its test accuracy");
   cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path> (labels from sub-folders)")->capture_default_str();
   cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
@@ -166,6 +168,38 @@ void add_classifier_baseline(CLI::App& top) {
     std::printf("%-28s %14s %14s\n", "", "training images", "uniform noise");
     for (const char* k : {"classifier_frechet_distance", "classes_covered", "label_entropy", "mean_confidence"})
       std::printf("%-28s %14.4f %14.4f\n", k, real[k].get<double>(), noise[k].get<double>());
+  });
+}
+
+// latentlab classifier score: the generator section's scores of images made elsewhere (a PyTorch
+// model's samples as .npy), so that two frameworks' generators are measured by the same classifier.
+void add_classifier_score(CLI::App& top) {
+  struct Args {
+    TrainConfig c;
+    std::string images, out;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = top.add_subcommand("score", "the generator scores (classifier Frechet distance, classes covered, label "
+                                          "entropy) of images in a .npy file: n x C x H x W in [0, 1], or uint8");
+  cmd->add_option("images", a->images, ".npy file of images")->required();
+  cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path>")->capture_default_str();
+  cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
+  cmd->add_option("--image-size", a->c.image_size, "image folders: size (as the images)")->capture_default_str();
+  cmd->add_option("--channels", a->c.channels, "image folders: 1 or 3")->capture_default_str();
+  cmd->add_option("-o,--out", a->out, "also write the scores as JSON here");
+  add_threads_flag(*cmd, a->c.threads);
+  cmd->callback([a] {
+    apply_threads(a->c.threads);
+    TrainConfig c = a->c;
+    validate(c);
+    apply_model_defaults(c);
+    if (!a->out.empty()) check_can_create(a->out, "-o");
+    auto data = load_splits(c);
+    auto images = read_images_npy(a->images, data.train.channels(), data.train.height(), data.train.width(), 2);
+    auto cls = classifier_for(c, data);
+    auto scores = evaluate_images(images, cls, data.test);
+    print_table(scores);
+    if (!a->out.empty()) atomic_write(a->out, scores.dump(2) + "\n");
   });
 }
 

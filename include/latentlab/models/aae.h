@@ -24,6 +24,10 @@ struct AaeOptions {
   TORCH_ARG(std::string, loss) = "bce";
   /// "gaussian" N(0, I) or "mixture" of 10 Gaussians. Default: gaussian.
   TORCH_ARG(std::string, prior) = "gaussian";
+  /// Classes of a conditional AAE (0: unconditional): the one-hot class enters the encoder and the
+  /// decoder (Codec), so the code keeps what the class does not say (style), and the code
+  /// discriminator still matches the codes of every class to the one prior. Default: 0.
+  TORCH_ARG(int64_t, classes) = 0;
 };
 
 /// Draws n codes of size dim from the 10-component mixture: component k has its mean at radius 4 and
@@ -41,17 +45,23 @@ class AaeImpl : public ModelImpl {
   LossTerms eval_losses(const Batch& batch) override;
   int64_t latent_dim() const override { return options.latent(); }
   torch::Tensor sample_prior(int64_t n, const torch::TensorOptions& opts) const override;
-  torch::Tensor decode(const torch::Tensor& z) override { return torch::sigmoid(codec.decode_logits(z)); }
-  torch::Tensor reconstruct(const Batch& x) override { return decode(code(x)); }
+  int64_t classes() const override { return options.classes(); }
+  torch::Tensor reconstruct(const Batch& x) override { return decode_classes(code(x), classes_of(x, "reconstruction")); }
   bool can_reconstruct() const override { return true; }
-  torch::Tensor code(const Batch& x) override { return codec.encode(x.images); }
+  torch::Tensor code(const Batch& x) override { return codec.encode(x.images, classes_of(x, "code")); }
 
   AaeOptions options;
   Codec codec;
   Mlp discriminator{nullptr};
 
+ protected:
+  torch::Tensor decode_classes(const torch::Tensor& z, const torch::Tensor& y) override {
+    return torch::sigmoid(codec.decode_logits(z, y));
+  }
+
  private:
-  torch::Tensor recon_per_image(const torch::Tensor& x);
+  /// The reconstruction loss per image of the codes z of a batch.
+  torch::Tensor recon_per_image(const Batch& b, const torch::Tensor& z);
 };
 
 }  // namespace latentlab

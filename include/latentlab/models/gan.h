@@ -40,6 +40,11 @@ struct GanOptions {
   /// Spectral normalisation of every layer of D (add_spectral_norm, nn.h): one power iteration per
   /// forward pass in training, the vectors kept in the checkpoints. Default: false.
   TORCH_ARG(bool, spectral_norm) = false;
+  /// Normalisation between the DCGAN discriminator's hidden convolutions: "batch" (the DCGAN paper's
+  /// and the seeds'), "layer" (per image: the WGAN-GP paper's advice, since its gradient penalty is
+  /// per image and batch norm makes each image's score depend on the others) or "none" (SN-GAN's).
+  /// The MLP D has none and accepts only "none". Default: batch.
+  TORCH_ARG(std::string, d_norm) = "batch";
   /// Classes of a conditional GAN (0: unconditional). G reads the one-hot class beside the code (as
   /// extra input channels of its first transposed convolution for the DCGAN); the MLP D reads it
   /// concatenated to the image, the DCGAN's D through a projection (Miyato & Koyama 2018): its logit
@@ -58,11 +63,7 @@ class GanImpl : public ModelImpl {
   /// loss: D's loss on test images against fresh fakes; terms d, g, real, fake.
   LossTerms eval_losses(const Batch& batch) override;
   int64_t latent_dim() const override { return options.nz(); }
-  bool uses_labels() const override { return options.classes() > 0; }
   int64_t classes() const override { return options.classes(); }
-  /// Images of codes z; a conditional GAN decodes image i as class i mod classes().
-  torch::Tensor decode(const torch::Tensor& z) override;
-  torch::Tensor decode_for(const torch::Tensor& z, const torch::Tensor& labels) override;
   bool has_critic() const override { return true; }
   torch::Tensor critic_score(const torch::Tensor& x) override;
 
@@ -80,6 +81,9 @@ class GanImpl : public ModelImpl {
   torch::nn::Sequential generator{nullptr}, discriminator{nullptr};
   /// A conditional DCGAN's class embedding of D's projection ([features, classes], no bias).
   torch::nn::Linear projection{nullptr};
+
+ protected:
+  torch::Tensor decode_classes(const torch::Tensor& z, const torch::Tensor& y) override;
 
  private:
   std::string kind_;

@@ -81,11 +81,7 @@ class VaeImpl : public ModelImpl {
   double kl_weight() const { return kl_weight_; }
   int64_t latent_dim() const override { return options.latent(); }
   double loss_scale(int64_t n) const override { return reduction_scale(options.reduction(), "image", n, options.shape().pixels()); }
-  bool uses_labels() const override { return options.classes() > 0; }
   int64_t classes() const override { return options.classes(); }
-  /// Images of codes z; a conditional VAE decodes image i as class i mod classes().
-  torch::Tensor decode(const torch::Tensor& z) override;
-  torch::Tensor decode_for(const torch::Tensor& z, const torch::Tensor& labels) override;
   torch::Tensor reconstruct(const Batch& x) override;
   bool can_reconstruct() const override { return true; }
   torch::Tensor code(const Batch& x) override { return encode(x.images, classes_of(x, "code")).first; }
@@ -98,14 +94,12 @@ class VaeImpl : public ModelImpl {
   std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x, const torch::Tensor& y = {});
   /// Decoder logits, [b, C, H, W].
   torch::Tensor decode_logits(const torch::Tensor& z, const torch::Tensor& y = {}) { return codec.decode_logits(z, y); }
-  /// The class vectors of a batch for a conditional VAE (an error naming `what` without labels);
-  /// undefined otherwise.
-  torch::Tensor classes_of(const Batch& b, const std::string& what) const {
-    return options.classes() > 0 ? batch_classes(b, options.classes(), "vae " + what) : torch::Tensor();
-  }
 
   VaeOptions options;
   Codec codec;
+
+ protected:
+  torch::Tensor decode_classes(const torch::Tensor& z, const torch::Tensor& y) override;
 
  private:
   bool tanh_output() const { return options.output() == "tanh"; }
