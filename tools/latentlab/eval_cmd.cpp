@@ -27,6 +27,24 @@ void print_table(const nlohmann::json& j, const std::string& indent = "") {
   }
 }
 
+// The flags that choose a dataset, for the commands that read one without a run folder.
+void add_dataset_flags(CLI::App& cmd, TrainConfig& c) {
+  cmd.add_option("--dataset", c.dataset, "mnist | fashion-mnist | folder:<path> (labels from sub-folders)")->capture_default_str();
+  cmd.add_option("--data-dir", c.data_dir, "folder with the four IDX files");
+  cmd.add_option("--image-size", c.image_size, "image folders: size (0: 64; as the runs or images to compare)")->capture_default_str();
+  cmd.add_option("--channels", c.channels, "image folders: 1 or 3 (0: 3)")->capture_default_str();
+  add_threads_flag(cmd, c.threads);
+}
+
+// Such a command's settings, checked and completed (threads applied) before any work.
+TrainConfig dataset_settings(const TrainConfig& given) {
+  TrainConfig c = given;
+  validate(c);
+  apply_model_defaults(c);
+  apply_threads(c.threads);
+  return c;
+}
+
 }  // namespace
 
 void add_eval(CLI::App& app) {
@@ -114,19 +132,12 @@ void add_classifier(CLI::App& app) {
   add_classifier_baseline(*top);
   add_classifier_score(*top);
   auto* cmd = top->add_subcommand("train", "train (or retrain with --force) and cache it; prints its test accuracy");
-  cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path> (labels from sub-folders)")->capture_default_str();
-  cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
-  cmd->add_option("--image-size", a->c.image_size, "image folders: size (as the runs to evaluate)")->capture_default_str();
-  cmd->add_option("--channels", a->c.channels, "image folders: 1 or 3")->capture_default_str();
+  add_dataset_flags(*cmd, a->c);
   cmd->add_option("--epochs", a->o.epochs, "training epochs")->capture_default_str()->check(CLI::Range(1, 1000));
   cmd->add_option("--seed", a->o.seed, "seed")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--force", a->force, "retrain even when a cached classifier exists");
-  add_threads_flag(*cmd, a->c.threads);
   cmd->callback([a] {
-    apply_threads(a->c.threads);
-    TrainConfig c = a->c;
-    validate(c);
-    apply_model_defaults(c);
+    TrainConfig c = dataset_settings(a->c);
     auto data = load_splits(c);
     std::string name = is_folder_dataset(c) ? std::filesystem::absolute(folder_path(c)).string() : c.dataset;
     std::string path = classifier_path(name, data.train.channels(), data.train.height());
@@ -150,15 +161,10 @@ void add_classifier_baseline(CLI::App& top) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = top.add_subcommand("baseline", "classifier scores of N training images and of uniform noise against the test set");
-  cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path>")->capture_default_str();
-  cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
+  add_dataset_flags(*cmd, a->c);
   cmd->add_option("-n", a->n, "images of each kind")->capture_default_str()->check(CLI::Range(2, 1000000));
-  add_threads_flag(*cmd, a->c.threads);
   cmd->callback([a] {
-    apply_threads(a->c.threads);
-    TrainConfig c = a->c;
-    validate(c);
-    apply_model_defaults(c);
+    TrainConfig c = dataset_settings(a->c);
     auto data = load_splits(c);
     auto cls = classifier_for(c, data);
     int64_t n = std::min(a->n, data.train.size());
@@ -182,17 +188,10 @@ void add_classifier_score(CLI::App& top) {
   auto* cmd = top.add_subcommand("score", "the generator scores (classifier Frechet distance, classes covered, label "
                                           "entropy) of images in a .npy file: n x C x H x W in [0, 1], or uint8");
   cmd->add_option("images", a->images, ".npy file of images")->required();
-  cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path>")->capture_default_str();
-  cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
-  cmd->add_option("--image-size", a->c.image_size, "image folders: size (as the images)")->capture_default_str();
-  cmd->add_option("--channels", a->c.channels, "image folders: 1 or 3")->capture_default_str();
+  add_dataset_flags(*cmd, a->c);
   cmd->add_option("-o,--out", a->out, "also write the scores as JSON here");
-  add_threads_flag(*cmd, a->c.threads);
   cmd->callback([a] {
-    apply_threads(a->c.threads);
-    TrainConfig c = a->c;
-    validate(c);
-    apply_model_defaults(c);
+    TrainConfig c = dataset_settings(a->c);
     if (!a->out.empty()) check_can_create(a->out, "-o");
     auto data = load_splits(c);
     auto images = read_images_npy(a->images, data.train.channels(), data.train.height(), data.train.width(), 2);
@@ -211,21 +210,14 @@ void add_pca(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("pca", "fit PCA on the training set; report test MSE and write a reconstruction grid");
-  cmd->add_option("--dataset", a->c.dataset, "mnist | fashion-mnist | folder:<path>")->capture_default_str();
-  cmd->add_option("--data-dir", a->c.data_dir, "folder with the four IDX files");
-  cmd->add_option("--image-size", a->c.image_size, "image folders: size (0: 64)")->capture_default_str();
-  cmd->add_option("--channels", a->c.channels, "image folders: 1 or 3 (0: 3)")->capture_default_str();
+  add_dataset_flags(*cmd, a->c);
   cmd->add_option("--dim", a->dim, "number of components")->capture_default_str();
   cmd->add_option("-o,--out", a->out, "reconstruction grid (.png); default: pca-<dataset>-<dim>.png");
-  add_threads_flag(*cmd, a->c.threads);
   cmd->callback([a] {
-    TrainConfig c = a->c;
-    validate(c);
-    apply_model_defaults(c);
+    TrainConfig c = dataset_settings(a->c);
     std::string name = is_folder_dataset(c) ? std::filesystem::path(folder_path(c)).filename().string() : c.dataset;
     std::string out = a->out.empty() ? "pca-" + name + "-" + std::to_string(a->dim) + ".png" : a->out;
     check_can_create(out, "-o");
-    apply_threads(c.threads);
     auto data = load_splits(c);
     Pca pca = Pca::fit(to_float(data.train.images), a->dim, [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); });
     double mse = reconstruction_mse(data.test, [&](const Batch& x) { return pca.reconstruct(x.images); });
