@@ -344,7 +344,8 @@ TEST_F(GanLossTest, TheDiscriminatorsNormalisationFollowsTheObjective) {
   EXPECT_EQ(resolved("dcgan", {}).get<std::string>("d_norm"), "batch");
   EXPECT_EQ(resolved("dcgan", {{"gan_loss", "hinge"}}).get<std::string>("d_norm"), "batch");
   EXPECT_EQ(resolved("dcgan", {{"gan_loss", "wgan-gp"}}).get<std::string>("d_norm"), "layer");
-  EXPECT_EQ(resolved("dcgan", {{"spectral_norm", true}}).get<std::string>("d_norm"), "none");
+  EXPECT_EQ(resolved("dcgan", {{"spectral_norm", true}}).get<std::string>("d_norm"), "batch");
+  EXPECT_EQ(resolved("dcgan", {{"spectral_norm", true}, {"d_norm", "none"}}).get<std::string>("d_norm"), "none");
   EXPECT_EQ(resolved("dcgan", {{"gan_loss", "wgan-gp"}, {"d_norm", "batch"}}).get<std::string>("d_norm"), "batch");
   EXPECT_EQ(resolved("gan", {}).get<std::string>("d_norm"), "none");
   EXPECT_EQ(to_json(resolved("dcgan", {{"gan_loss", "wgan-gp"}}))["d_norm"], "layer") << "config.json records what ran";

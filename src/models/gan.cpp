@@ -217,7 +217,7 @@ std::vector<Setting> gan_settings() {
       {"spectral_norm", "spectral normalisation of the discriminator's layers (Miyato et al. 2018): each weight divided by "
                         "its largest singular value, estimated by one power iteration per forward pass", {}, d.spectral_norm()},
       {"d_norm", "normalisation between the DCGAN discriminator's convolutions: auto (batch; layer with --gan-loss "
-                 "wgan-gp, whose gradient penalty is per image; none with --spectral-norm or an MLP D) | batch | layer | none",
+                 "wgan-gp, whose gradient penalty is per image; none for an MLP D) | batch | layer | none",
        {}, "auto", nullptr, {"auto", "batch", "layer", "none"}},
       {"g_fresh_noise", "the generator's step draws new codes (as the anime seed) instead of reusing the fakes of the "
                         "discriminator's step on the same batch", {}, d.fresh_noise()},
@@ -243,8 +243,7 @@ void register_gan() {
   };
   gan.resolve = [](TrainConfig& c) {
     if (c.get<std::string>("d_norm") != "auto") return;
-    const bool none = c.arch == "mlp" || c.get<bool>("spectral_norm");
-    c.set("d_norm", std::string(none ? "none" : c.get<std::string>("gan_loss") == "wgan-gp" ? "layer" : "batch"));
+    c.set("d_norm", std::string(c.arch == "mlp" ? "none" : c.get<std::string>("gan_loss") == "wgan-gp" ? "layer" : "batch"));
   };
   ModelEntry dcgan = gan;
   dcgan.name = "dcgan";
