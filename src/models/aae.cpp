@@ -49,9 +49,15 @@ std::vector<Phase> AaeImpl::phases() {
   return {{"recon", codec_params, 1}, {"disc", discriminator->parameters(), 1}, {"gen", encoder_params, 1}};
 }
 
+namespace {
+// The reconstruction loss per image of decoder logits against images x: "bce" or "mse" (summed squares).
+torch::Tensor recon_loss(const std::string& loss, const torch::Tensor& logits, const torch::Tensor& x) {
+  return loss == "bce" ? bce_with_logits_per_image(logits, x) : sse_per_image(torch::sigmoid(logits), x);
+}
+}  // namespace
+
 torch::Tensor AaeImpl::recon_per_image(const Batch& b, const torch::Tensor& z) {
-  auto logits = codec.decode_logits(z, classes_of(b, "training"));
-  return options.loss() == "bce" ? bce_with_logits_per_image(logits, b.images) : sse_per_image(torch::sigmoid(logits), b.images);
+  return recon_loss(options.loss(), codec.decode_logits(z, classes_of(b, "training")), b.images);
 }
 
 LossTerms AaeImpl::losses(size_t phase, const Batch& batch) {
@@ -73,8 +79,9 @@ LossTerms AaeImpl::losses(size_t phase, const Batch& batch) {
 LossTerms AaeImpl::eval_losses(const Batch& batch) {
   const torch::Tensor& x = batch.images;
   auto z = code(batch);
-  auto r = recon_per_image(batch, z);
-  auto mse = sse_per_image(reconstruct(batch), x).mean() / static_cast<double>(options.shape().pixels());
+  auto logits = codec.decode_logits(z, classes_of(batch, "evaluation"));  // decoded once for both terms
+  auto r = recon_loss(options.loss(), logits, x);
+  auto mse = sse_per_image(torch::sigmoid(logits), x).mean() / static_cast<double>(options.shape().pixels());
   auto real = discriminator->forward(sample_prior(x.size(0), x.options()));
   auto fake = discriminator->forward(z);
   auto disc = torch::softplus(-real).mean() + torch::softplus(fake).mean(), gen = torch::softplus(-fake).mean();
